@@ -1,0 +1,205 @@
+/*
+ * scan_decode — streaming base64 and quoted-printable decoders.
+ *
+ * Both are written for a scanner, not a mail reader: they never fail, they
+ * recover at the next valid character, and they produce the bytes a
+ * recipient's client would most likely see.
+ */
+#include "scan_decode.h"
+
+/* Value + 1 for the alphabet (RFC 2045 §6.8 table 1), 65 for '=', 0 for
+ * anything else; b64_val() maps it to 0..63, 64 for '=', 255 else. */
+static const uint8_t b64_tab[256] = {
+	['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5,
+	['F'] = 6, ['G'] = 7, ['H'] = 8, ['I'] = 9, ['J'] = 10,
+	['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15,
+	['P'] = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20,
+	['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24, ['Y'] = 25,
+	['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30,
+	['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35,
+	['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
+	['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45,
+	['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49, ['x'] = 50,
+	['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55,
+	['3'] = 56, ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60,
+	['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64, ['='] = 65,
+};
+
+static inline uint8_t b64_val(uint8_t c)
+{
+	return (uint8_t)(b64_tab[c] - 1);
+}
+
+size_t scan_b64_decode(struct scan_b64 *d, const uint8_t *in, size_t len,
+		       uint8_t *out)
+{
+	uint8_t *o = out;
+	uint32_t acc = d->acc;
+	unsigned n = d->n;
+	size_t i = 0;
+
+	/* Fast path: whole groups of four valid characters at once. */
+	for (;;) {
+		while (n == 0 && i + 4 <= len) {
+			uint8_t a = b64_val(in[i]), b = b64_val(in[i + 1]);
+			uint8_t c = b64_val(in[i + 2]), e = b64_val(in[i + 3]);
+			if ((a | b | c | e) >= 64)
+				break;
+			uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 |
+				     (uint32_t)c << 6 | e;
+			o[0] = (uint8_t)(v >> 16);
+			o[1] = (uint8_t)(v >> 8);
+			o[2] = (uint8_t)v;
+			o += 3;
+			i += 4;
+		}
+		if (i >= len)
+			break;
+		uint8_t v = b64_val(in[i++]);
+		if (v == 255)
+			continue;	/* CR, LF, whitespace, junk: skipped */
+		if (v == 64) {
+			/* Padding ends the group: emit what it held and
+			 * start afresh, so concatenated encodings decode. */
+			if (n == 2)
+				*o++ = (uint8_t)(acc >> 4);
+			else if (n == 3) {
+				*o++ = (uint8_t)(acc >> 10);
+				*o++ = (uint8_t)(acc >> 2);
+			}
+			acc = 0;
+			n = 0;
+			continue;
+		}
+		acc = acc << 6 | v;
+		if (++n == 4) {
+			o[0] = (uint8_t)(acc >> 16);
+			o[1] = (uint8_t)(acc >> 8);
+			o[2] = (uint8_t)acc;
+			o += 3;
+			acc = 0;
+			n = 0;
+		}
+	}
+	d->acc = acc;
+	d->n = n;
+	return (size_t)(o - out);
+}
+
+size_t scan_b64_finish(struct scan_b64 *d, uint8_t *out)
+{
+	size_t w = 0;
+
+	if (d->n == 2) {
+		out[w++] = (uint8_t)(d->acc >> 4);
+	} else if (d->n == 3) {
+		out[w++] = (uint8_t)(d->acc >> 10);
+		out[w++] = (uint8_t)(d->acc >> 2);
+	}
+	scan_b64_init(d);
+	return w;
+}
+
+enum {
+	SCAN_QP_TEXT = 0,
+	SCAN_QP_EQ,	/* saw '=' */
+	SCAN_QP_HEX,	/* saw '=' and one hex digit */
+	SCAN_QP_SOFT,	/* saw '=' then CR or padding: soft line break */
+};
+
+static int hexval(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')	/* lenient: RFC 2045 wants uppercase */
+		return c - 'a' + 10;
+	return -1;
+}
+
+size_t scan_qp_decode(struct scan_qp *d, const uint8_t *in, size_t len,
+		      uint8_t *out)
+{
+	uint8_t *o = out;
+	unsigned st = d->st;
+	uint8_t hi = d->hi;
+
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = in[i];
+		int h;
+
+		switch (st) {
+		case SCAN_QP_TEXT:
+			if (c == '=')
+				st = SCAN_QP_EQ;
+			else
+				*o++ = c;
+			break;
+		case SCAN_QP_EQ:
+			if ((h = hexval(c)) >= 0) {
+				hi = (uint8_t)h;
+				st = SCAN_QP_HEX;
+			} else if (c == '\n') {
+				st = SCAN_QP_TEXT;	/* soft break, bare LF */
+			} else if (c == '\r' || c == ' ' || c == '\t') {
+				/* RFC 2045 §6.7 (3): padding may sit before
+				 * the CRLF of a soft line break. */
+				st = SCAN_QP_SOFT;
+			} else {
+				*o++ = '=';
+				if (c == '=')
+					break;	/* stay in EQ */
+				*o++ = c;
+				st = SCAN_QP_TEXT;
+			}
+			break;
+		case SCAN_QP_HEX:
+			if ((h = hexval(c)) >= 0) {
+				*o++ = (uint8_t)(hi << 4 | h);
+				st = SCAN_QP_TEXT;
+			} else {
+				*o++ = '=';
+				*o++ = "0123456789ABCDEF"[hi];
+				if (c == '=') {
+					st = SCAN_QP_EQ;
+				} else {
+					*o++ = c;
+					st = SCAN_QP_TEXT;
+				}
+			}
+			break;
+		case SCAN_QP_SOFT:
+			if (c == '\n')
+				st = SCAN_QP_TEXT;
+			else if (c != '\r' && c != ' ' && c != '\t') {
+				/* Not a soft break after all: '=' then
+				 * whitespace was literal text; keep going. */
+				if (c == '=') {
+					st = SCAN_QP_EQ;
+				} else {
+					*o++ = c;
+					st = SCAN_QP_TEXT;
+				}
+			}
+			break;
+		}
+	}
+	d->st = st;
+	d->hi = hi;
+	return (size_t)(o - out);
+}
+
+size_t scan_qp_finish(struct scan_qp *d, uint8_t *out)
+{
+	size_t w = 0;
+
+	if (d->st == SCAN_QP_EQ) {
+		out[w++] = '=';
+	} else if (d->st == SCAN_QP_HEX) {
+		out[w++] = '=';
+		out[w++] = (uint8_t)"0123456789ABCDEF"[d->hi];
+	}
+	scan_qp_init(d);
+	return w;
+}
