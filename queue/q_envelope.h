@@ -73,4 +73,7 @@ long q_envelope_encode(const struct q_envelope *env, void *buf, size_t size);
 long q_envelope_decode(const void *buf, size_t len, struct q_envelope *env,
 		       void **mem);
 
+/* Validates an encoding without allocating; bytes consumed or -EBADMSG. */
+long q_envelope_check(const void *buf, size_t len);
+
 #endif

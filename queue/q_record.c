@@ -1,0 +1,327 @@
+/*
+ * q_record — queue segment and record format.
+ *
+ * A SEGMENT is one file of fixed size (q_conf.segment_size), preallocated
+ * when it is created and never extended.  All integers are little-endian.
+ *
+ * Segment header, the first 4096 bytes (one block, so O_DIRECT writes of
+ * records stay aligned):
+ *
+ *   0   8  magic "MXGQSEG1"
+ *   8   4  format version (1)
+ *   12  2  shard index, 0..63; 0xffff for the store's own state log
+ *   14  1  align_shift: records start at multiples of 1 << align_shift
+ *          (3 for buffered segments, 12 for O_DIRECT segments)
+ *   15  1  reserved, 0
+ *   16  8  sequence number of the segment within its shard (from 1)
+ *   24  8  salt: random, different for every segment file
+ *   32  8  creation time, ns since the Unix epoch
+ *   40  8  segment size in bytes (must equal the file size)
+ *   48  4  CRC32C of bytes 0..47
+ *   52  .. zero up to 4096
+ *
+ * A header is valid when magic, version, CRC match, align_shift is 3..12,
+ * reserved bytes are 0 and size is > 4096.  A file whose header is invalid
+ * is not ours (or was never completed): recovery leaves it alone and
+ * reports it.
+ *
+ * RECORDS follow from offset 4096, each at the next multiple of
+ * 1 << align_shift after the previous one (padding bytes are zero and not
+ * part of any record):
+ *
+ *   0   4  CRC32C: crc32c(crc32c(0, salt as 8 LE bytes), bytes 4..len-1)
+ *   4   4  len: the whole record including this header, >= 32
+ *   8   1  type (enum q_rec_type)
+ *   9   1  flags, 0
+ *   10  2  reserved, 0
+ *   12  4  aux: a per-type small integer (recipient index, verdict,
+ *          attempts, deletion reason)
+ *   16  8  message id
+ *   24  8  time the record was written, ns since the Unix epoch
+ *   32  .. payload, len - 32 bytes:
+ *      MSG         u32 env_len, env_len bytes of envelope (q_envelope.c),
+ *                  then the body (the message as received, CRLF lines)
+ *      DEFERRED    u64 retry-at wall ns, then text
+ *      VERDICT, BOUNCED, RELEASED, QUARANTINED: text
+ *      DELIVERED, HELD, DELETED, FLUSHED: empty
+ *   text is UTF-8 without NUL bytes, not terminated.
+ *
+ * A record is valid when: it starts inside the segment, its 32-byte header
+ * lies inside it, len >= 32 and off + len <= segment size (a record never
+ * spans two segments), the CRC matches with THIS segment's salt (so a
+ * record left over from another segment or copied from one is rejected),
+ * type is known, flags and reserved are 0, and its payload follows the
+ * per-type rules above (the envelope decodes and fits in the record, text
+ * has no NUL, fixed-size payloads have their exact size).
+ *
+ * RECOVERY reads records in order and stops at the first position where the
+ * header is all zero (the clean end: segments are zero-filled) or the record
+ * is invalid (a torn tail: a crash in the middle of a write, or a write
+ * that never reached the disk before a later one did).  Everything from
+ * there to the end of the file is discarded: the store zeroes it and reports
+ * how many non-zero bytes it held.  Nothing after the first invalid record
+ * is trusted, even if it looks valid — a record is acknowledged only after
+ * its sync completed and every earlier batch of its segment was durable,
+ * so an acknowledged record is never behind a torn one.  A shard never
+ * appends to a segment again after a restart or after an I/O error: it
+ * starts a fresh one, so a discarded tail is never overwritten by live data.
+ */
+#include "q_record.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "mx_crc32c.h"
+#include "q_envelope.h"
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+void q_seg_hdr_encode(const struct q_seg_hdr *h, uint8_t out[Q_SEG_HDR_SIZE])
+{
+	memset(out, 0, Q_SEG_HDR_SIZE);
+	memcpy(out, Q_SEG_MAGIC, 8);
+	put32(out + 8, Q_SEG_VERSION);
+	put16(out + 12, h->shard);
+	out[14] = h->align_shift;
+	put64(out + 16, h->seq);
+	put64(out + 24, h->salt);
+	put64(out + 32, h->created_wall_ns);
+	put64(out + 40, h->size);
+	put32(out + 48, mx_crc32c(0, out, 48));
+}
+
+int q_seg_hdr_decode(const uint8_t *buf, size_t len, struct q_seg_hdr *h)
+{
+	if (len < Q_SEG_HDR_SIZE || memcmp(buf, Q_SEG_MAGIC, 8) != 0 ||
+	    get32(buf + 8) != Q_SEG_VERSION ||
+	    get32(buf + 48) != mx_crc32c(0, buf, 48) || buf[15] != 0 ||
+	    buf[14] < 3 || buf[14] > 12)
+		return -EBADMSG;
+	h->shard = get16(buf + 12);
+	h->align_shift = buf[14];
+	h->seq = get64(buf + 16);
+	h->salt = get64(buf + 24);
+	h->created_wall_ns = get64(buf + 32);
+	h->size = get64(buf + 40);
+	if (h->size <= Q_SEG_HDR_SIZE)
+		return -EBADMSG;
+	return 0;
+}
+
+void q_rec_hdr_fill(uint8_t *rec, uint32_t len, uint8_t type, uint32_t aux,
+		    uint64_t id, uint64_t wall_ns)
+{
+	put32(rec, 0);
+	put32(rec + 4, len);
+	rec[8] = type;
+	rec[9] = 0;
+	put16(rec + 10, 0);
+	put32(rec + 12, aux);
+	put64(rec + 16, id);
+	put64(rec + 24, wall_ns);
+}
+
+static uint32_t rec_crc(const uint8_t *rec, uint32_t len, uint64_t salt)
+{
+	uint8_t s[8];
+
+	put64(s, salt);
+	return mx_crc32c(mx_crc32c(0, s, 8), rec + 4, len - 4);
+}
+
+void q_rec_seal(uint8_t *rec, uint64_t salt)
+{
+	put32(rec, rec_crc(rec, get32(rec + 4), salt));
+}
+
+long q_rec_encode_state(uint8_t *buf, size_t size, uint8_t type, uint32_t aux,
+			uint64_t id, uint64_t wall_ns, uint64_t until,
+			const char *text, uint64_t salt)
+{
+	size_t tlen = text ? strlen(text) : 0;
+	size_t fixed = type == Q_REC_DEFERRED ? 8 : 0;
+	size_t len = Q_REC_HDR_SIZE + fixed + tlen;
+
+	if (len > size || len > UINT32_MAX)
+		return -ENOBUFS;
+	q_rec_hdr_fill(buf, (uint32_t)len, type, aux, id, wall_ns);
+	if (fixed)
+		put64(buf + Q_REC_HDR_SIZE, until);
+	if (tlen)
+		memcpy(buf + Q_REC_HDR_SIZE + fixed, text, tlen);
+	q_rec_seal(buf, salt);
+	return (long)len;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* Per-type payload rules; fills the decoded fields of r. */
+static int rec_payload(struct q_rec *r)
+{
+	const uint8_t *p = r->payload;
+	size_t n = r->payload_len;
+
+	switch (r->type) {
+	case Q_REC_MSG: {
+		uint32_t elen;
+
+		if (n < 4 || r->aux != 0)
+			return -EBADMSG;
+		elen = get32(p);
+		if (elen > n - 4 || q_envelope_check(p + 4, elen) != (long)elen)
+			return -EBADMSG;
+		r->env = p + 4;
+		r->env_len = elen;
+		r->body = p + 4 + elen;
+		r->body_len = n - 4 - elen;
+		return 0;
+	}
+	case Q_REC_DEFERRED:
+		if (n < 8)
+			return -EBADMSG;
+		r->until_wall_ns = get64(p);
+		p += 8;
+		n -= 8;
+		break;
+	case Q_REC_VERDICT:
+		if (r->aux > 3)
+			return -EBADMSG;
+		break;
+	case Q_REC_BOUNCED:
+	case Q_REC_RELEASED:
+	case Q_REC_QUARANTINED:
+		break;
+	case Q_REC_DELETED:
+		if (r->aux > Q_DEL_WRITE_FAILED)
+			return -EBADMSG;
+		/* fall through */
+	case Q_REC_DELIVERED:
+	case Q_REC_HELD:
+	case Q_REC_FLUSHED:
+		return n == 0 ? 0 : -EBADMSG;
+	default:
+		return -EBADMSG;
+	}
+	if (memchr(p, 0, n))
+		return -EBADMSG;
+	r->text = p;
+	r->text_len = n;
+	return 0;
+}
+
+int q_rec_decode(const uint8_t *seg, size_t seg_len, size_t off,
+		 uint64_t salt, struct q_rec *r)
+{
+	const uint8_t *h;
+	uint32_t len;
+
+	if (off > seg_len || seg_len - off < Q_REC_HDR_SIZE)
+		return off >= seg_len || all_zero(seg + off, seg_len - off)
+			       ? 0 : -EBADMSG;
+	h = seg + off;
+	if (all_zero(h, Q_REC_HDR_SIZE))
+		return 0;
+	len = get32(h + 4);
+	if (len < Q_REC_HDR_SIZE || len > seg_len - off)
+		return -EBADMSG;
+	if (get32(h) != rec_crc(h, len, salt))
+		return -EBADMSG;
+	memset(r, 0, sizeof(*r));
+	r->type = h[8];
+	if (h[9] != 0 || get16(h + 10) != 0 || r->type == 0 ||
+	    r->type >= Q_REC__END)
+		return -EBADMSG;
+	r->aux = get32(h + 12);
+	r->id = get64(h + 16);
+	r->wall_ns = get64(h + 24);
+	r->len = len;
+	r->payload = h + Q_REC_HDR_SIZE;
+	r->payload_len = len - Q_REC_HDR_SIZE;
+	return rec_payload(r) == 0 ? 1 : -EBADMSG;
+}
+
+/* Non-zero bytes from off to the end: the size of a torn tail. */
+static uint64_t tail_garbage(const uint8_t *seg, size_t len, size_t off)
+{
+	size_t last = len;
+
+	while (last > off && seg[last - 1] == 0)
+		last--;
+	return last - off;
+}
+
+int q_replay_segment(const uint8_t *seg, size_t len,
+		     int (*fn)(void *arg, const struct q_rec *r, uint64_t off),
+		     void *arg, struct q_replay *out)
+{
+	uint64_t off = Q_SEG_HDR_SIZE;
+	struct q_rec r;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (q_seg_hdr_decode(seg, len, &out->hdr) < 0)
+		return -EBADMSG;
+	/* The file may be shorter than the header says (a crash while it was
+	 * being created, or a truncated copy): replay what is there. */
+	if (out->hdr.size < len)
+		len = out->hdr.size;
+	for (;;) {
+		rc = q_rec_decode(seg, len, off, out->hdr.salt, &r);
+		if (rc <= 0) {
+			out->torn = rc < 0;
+			break;
+		}
+		out->records++;
+		if (fn) {
+			rc = fn(arg, &r, off);
+			if (rc) {
+				out->end = off;
+				return rc;
+			}
+		}
+		off = q_rec_padded(off + r.len, out->hdr.align_shift);
+		if (off >= len)
+			break;
+	}
+	out->end = off < len ? off : len;
+	out->discarded = tail_garbage(seg, len, out->end);
+	return 0;
+}

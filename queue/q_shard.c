@@ -1,0 +1,556 @@
+/*
+ * q_shard — the ingest writer of one dataplane core (see q_shard.h).
+ *
+ * Life of a message: msg_open takes a staging slot (a fixed-size region of
+ * one anonymous mapping made at create time) and encodes the envelope after
+ * room for the record header; msg_write appends body bytes; msg_commit puts
+ * it on the pending list.  flush() packs pending messages into a batch: it
+ * assigns each its offset in the current segment, fills in the record
+ * header and CRC, and writes the whole batch with one vectored write straight
+ * from the staging slots (no copy), followed by one linked fdatasync — or,
+ * in O_DIRECT mode, one RWF_DSYNC write, records padded to 4 KiB.
+ *
+ * Batches complete in FIFO order: a batch is acknowledged only when it and
+ * every batch before it finished, so an acknowledged record never sits
+ * behind one that may be torn.  Acknowledging calls done() per message,
+ * hands a commit notice to the store (carrying id, offset and length) and
+ * frees the staging slots.  When the store has not yet returned a notice
+ * from the pool, acknowledgement waits for the next flush or CQE.
+ *
+ * user_data of our SQEs: ud_tag | batch index << 8 | op.
+ */
+#include "q_shard.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mx_log.h"
+#include "mx_ring.h"
+#include "mx_time.h"
+#include "q_store_int.h"
+
+#define BATCHES 16		/* batches in flight per shard */
+#define NOTES 32		/* commit notices per shard */
+#define BATCH_MSGS_MAX 1024	/* one writev: IOV_MAX */
+#define MSG_HDR (Q_REC_HDR_SIZE + 4)	/* record header + env_len */
+
+enum { OP_WRITE = 1, OP_SYNC = 2, OP_EFD = 3 };
+
+struct q_msg {
+	struct q_shard *sh;
+	uint8_t *buf;
+	size_t len;		/* record bytes so far */
+	uint64_t id, cookie;
+	uint64_t off;		/* in the segment, once batched */
+	unsigned slot;
+};
+
+struct q_batch {
+	struct q_seg *seg;
+	struct q_msg **msgs;
+	struct iovec *iov;
+	uint32_t count;
+	uint64_t off, bytes;
+	unsigned ops;		/* CQEs still to come */
+	int err;
+	bool seal_after;	/* last batch of its segment */
+};
+
+struct q_shard {
+	struct q_store *store;
+	unsigned idx;
+	const struct q_io_ops *io;
+	int io_mode, sync_method, durability;
+	struct io_uring *ring;
+	uint64_t ud_tag;
+	q_shard_done_fn done;
+	void *done_arg;
+
+	size_t slot_size;
+	uint64_t msg_size_max;
+	uint8_t *staging;
+	size_t staging_len;
+	struct q_msg *msgs;
+	unsigned nmsgs;
+	unsigned *free_slots;
+	unsigned nfree;
+	struct q_msg **pending;
+	unsigned npending;
+	unsigned batch_max;
+
+	struct q_batch batches[BATCHES];
+	unsigned b_head, b_count;	/* FIFO of batches in flight */
+	unsigned inflight;
+
+	struct q_seg *cur;
+	uint64_t cur_off;
+	struct q_seg *seal_q[BATCHES + 2];
+	unsigned nseal;
+
+	struct q_note notes[NOTES];
+	struct mx_ring *to_store, *free_notes, *spares;
+
+	uint64_t id_secs;
+	uint32_t id_seq;
+	uint64_t efd_val;
+};
+
+struct mx_ring *q_shard_to_store(struct q_shard *sh)
+{
+	return sh->to_store;
+}
+
+struct mx_ring *q_shard_free_notes(struct q_shard *sh)
+{
+	return sh->free_notes;
+}
+
+struct mx_ring *q_shard_spares(struct q_shard *sh)
+{
+	return sh->spares;
+}
+
+void q_shard_destroy(struct q_shard *sh)
+{
+	if (!sh)
+		return;
+	if (sh->staging)
+		munmap(sh->staging, sh->staging_len);
+	for (unsigned i = 0; i < BATCHES; i++) {
+		free(sh->batches[i].msgs);
+		free(sh->batches[i].iov);
+	}
+	for (unsigned i = 0; i < NOTES; i++)
+		free(sh->notes[i].ent);
+	free(sh->msgs);
+	free(sh->free_slots);
+	free(sh->pending);
+	mx_ring_destroy(sh->to_store);
+	mx_ring_destroy(sh->free_notes);
+	mx_ring_destroy(sh->spares);
+	free(sh);
+}
+
+struct q_shard *q_shard_create(struct q_store *s, unsigned idx)
+{
+	const struct q_conf *c = &s->conf;
+	struct q_shard *sh;
+	uint64_t rec_secs;
+
+	if (idx >= c->shard_count || s->shards[idx]) {
+		mx_log(MX_LOG_ERR, "queue", "msg=\"bad shard index\" shard=%u",
+		       idx);
+		return NULL;
+	}
+	sh = calloc(1, sizeof(*sh));
+	if (!sh)
+		return NULL;
+	sh->store = s;
+	sh->idx = idx;
+	sh->io = s->io;
+	sh->io_mode = c->io_mode;
+	sh->sync_method = c->sync_method;
+	sh->durability = c->durability;
+	sh->msg_size_max = c->msg_size_max;
+	sh->nmsgs = c->staging_count;
+	sh->batch_max = sh->nmsgs < BATCH_MSGS_MAX ? sh->nmsgs : BATCH_MSGS_MAX;
+	/* Room for the record header, the envelope and body, and the padding
+	 * to a 4 KiB boundary O_DIRECT needs. */
+	sh->slot_size = q_rec_padded(MSG_HDR + c->msg_size_max, 12);
+	sh->staging_len = sh->slot_size * sh->nmsgs;
+	sh->staging = mmap(NULL, sh->staging_len, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (sh->staging == MAP_FAILED) {
+		sh->staging = NULL;
+		goto fail;
+	}
+	sh->msgs = calloc(sh->nmsgs, sizeof(*sh->msgs));
+	sh->free_slots = calloc(sh->nmsgs, sizeof(*sh->free_slots));
+	sh->pending = calloc(sh->nmsgs, sizeof(*sh->pending));
+	sh->to_store = mx_ring_create(NOTES * 2);
+	sh->free_notes = mx_ring_create(NOTES * 2);
+	sh->spares = mx_ring_create(16);
+	if (!sh->msgs || !sh->free_slots || !sh->pending || !sh->to_store ||
+	    !sh->free_notes || !sh->spares)
+		goto fail;
+	for (unsigned i = 0; i < sh->nmsgs; i++) {
+		sh->msgs[i].sh = sh;
+		sh->msgs[i].slot = i;
+		sh->msgs[i].buf = sh->staging + (size_t)i * sh->slot_size;
+		sh->free_slots[sh->nfree++] = sh->nmsgs - 1 - i;
+	}
+	for (unsigned i = 0; i < BATCHES; i++) {
+		sh->batches[i].msgs = calloc(sh->batch_max, sizeof(void *));
+		sh->batches[i].iov = calloc(sh->batch_max, sizeof(struct iovec));
+		if (!sh->batches[i].msgs || !sh->batches[i].iov)
+			goto fail;
+	}
+	for (unsigned i = 0; i < NOTES; i++) {
+		sh->notes[i].ent = calloc(sh->batch_max, sizeof(struct q_note_ent));
+		if (!sh->notes[i].ent || !mx_ring_push(sh->free_notes, &sh->notes[i]))
+			goto fail;
+	}
+	/* Ids: wall seconds in the top half, never below what a previous run
+	 * of this shard used, so ids stay unique across restarts. */
+	sh->id_secs = mx_wall_ns() / 1000000000u;
+	rec_secs = s->recovered_max_id[idx] >> 32;
+	if (s->recovered_max_id[idx] && sh->id_secs <= rec_secs)
+		sh->id_secs = rec_secs + 1;
+	sh->efd_val = 1;
+	s->shards[idx] = sh;
+	q_store_supply_spares(s);
+	return sh;
+fail:
+	mx_log(MX_LOG_ERR, "queue", "msg=\"shard create failed\" shard=%u", idx);
+	q_shard_destroy(sh);
+	return NULL;
+}
+
+int q_shard_attach(struct q_shard *sh, struct io_uring *ring, uint64_t ud_tag,
+		   q_shard_done_fn done, void *arg)
+{
+	if ((ud_tag & ~Q_UD_TAG_MASK) || !done ||
+	    (sh->io_mode == Q_IO_URING && !ring))
+		return -EINVAL;
+	sh->ring = ring;
+	sh->ud_tag = ud_tag;
+	sh->done = done;
+	sh->done_arg = arg;
+	return 0;
+}
+
+static bool cur_usable(const struct q_shard *sh)
+{
+	return sh->cur && sh->cur->w_fail_off == UINT64_MAX;
+}
+
+bool q_shard_full(const struct q_shard *sh)
+{
+	return atomic_load_explicit(&sh->store->over_quota,
+				    memory_order_relaxed) ||
+	       sh->nfree == 0 ||
+	       (!cur_usable(sh) && mx_ring_count(sh->spares) == 0);
+}
+
+unsigned q_shard_inflight(const struct q_shard *sh)
+{
+	return sh->inflight;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+int q_shard_msg_open(struct q_shard *sh, const struct q_envelope *env,
+		     uint64_t cookie, struct q_msg **mp, uint64_t *id)
+{
+	struct q_msg *m;
+	long elen;
+
+	if (atomic_load_explicit(&sh->store->over_quota, memory_order_relaxed))
+		return -ENOSPC;
+	if (!cur_usable(sh) && mx_ring_count(sh->spares) == 0)
+		return sh->cur ? -EIO : -ENOSPC;
+	if (sh->nfree == 0)
+		return -ENOMEM;
+	m = &sh->msgs[sh->free_slots[sh->nfree - 1]];
+	elen = q_envelope_encode(env, m->buf + MSG_HDR, sh->msg_size_max);
+	if (elen < 0)
+		return elen == -ENOBUFS ? -E2BIG : (int)elen;
+	sh->nfree--;
+	put32(m->buf + Q_REC_HDR_SIZE, (uint32_t)elen);
+	m->len = MSG_HDR + (size_t)elen;
+	m->cookie = cookie;
+	m->id = sh->id_secs << 32 |
+		(uint64_t)sh->idx << Q_ID_SEQ_BITS | sh->id_seq;
+	if (++sh->id_seq == 1u << Q_ID_SEQ_BITS) {
+		sh->id_seq = 0;
+		sh->id_secs++;
+	}
+	*mp = m;
+	*id = m->id;
+	return 0;
+}
+
+int q_shard_msg_write(struct q_msg *m, const void *data, size_t len)
+{
+	if (len > m->sh->msg_size_max + MSG_HDR - m->len)
+		return -EFBIG;
+	memcpy(m->buf + m->len, data, len);
+	m->len += len;
+	return 0;
+}
+
+static void slot_free(struct q_shard *sh, struct q_msg *m)
+{
+	sh->free_slots[sh->nfree++] = m->slot;
+}
+
+void q_shard_msg_commit(struct q_msg *m)
+{
+	struct q_shard *sh = m->sh;
+
+	q_rec_hdr_fill(m->buf, (uint32_t)m->len, Q_REC_MSG, 0, m->id,
+		       mx_wall_ns());
+	sh->pending[sh->npending++] = m;
+	sh->inflight++;
+}
+
+void q_shard_msg_abort(struct q_msg *m)
+{
+	slot_free(m->sh, m);
+}
+
+/* Moves to the next prepared segment; false if none is ready. */
+static bool seg_switch(struct q_shard *sh)
+{
+	struct q_seg *next = mx_ring_pop(sh->spares);
+
+	if (!next)
+		return false;
+	if (sh->cur) {
+		if (sh->b_count) {
+			unsigned last = (sh->b_head + sh->b_count - 1) % BATCHES;
+
+			sh->batches[last].seal_after = true;
+		} else {
+			sh->seal_q[sh->nseal++] = sh->cur;
+		}
+	}
+	sh->cur = next;
+	sh->cur_off = Q_SEG_HDR_SIZE;
+	return true;
+}
+
+static void ring_eventfd(struct q_shard *sh)
+{
+	struct io_uring_sqe *sqe;
+
+	if (sh->io_mode == Q_IO_SYNC || !sh->ring) {
+		ssize_t n = write(sh->store->efd, &sh->efd_val, 8);
+
+		(void)n;
+		return;
+	}
+	sqe = io_uring_get_sqe(sh->ring);
+	if (!sqe)
+		return;		/* the store polls on a timer as well */
+	io_uring_prep_write(sqe, sh->store->efd, &sh->efd_val, 8, 0);
+	sqe->user_data = sh->ud_tag | OP_EFD;
+}
+
+/* Acknowledges finished batches in order and publishes notices. */
+static void publish(struct q_shard *sh)
+{
+	bool told = false;
+
+	while (sh->b_count) {
+		struct q_batch *b = &sh->batches[sh->b_head];
+		struct q_note *n;
+
+		if (b->ops)
+			break;
+		n = mx_ring_pop(sh->free_notes);
+		if (!n)
+			break;
+		/* A failure poisons the rest of the segment: later records may
+		 * sit behind a hole, so they are failed too. */
+		if (!b->err && b->off > b->seg->w_fail_off)
+			b->err = -EIO;
+		n->kind = b->err ? Q_NOTE_FAILED : Q_NOTE_COMMITTED;
+		n->seg = b->seg;
+		n->count = b->count;
+		for (uint32_t i = 0; i < b->count; i++) {
+			struct q_msg *m = b->msgs[i];
+
+			n->ent[i].id = m->id;
+			n->ent[i].off = m->off;
+			n->ent[i].len = (uint32_t)m->len;
+			sh->done(sh->done_arg, m->cookie, m->id, b->err);
+			slot_free(sh, m);
+		}
+		sh->inflight -= b->count;
+		if (b->err)
+			MX_LOG_RL(MX_LOG_ERR, "queue",
+				  "msg=\"commit failed\" shard=%u seq=%llu "
+				  "msgs=%u err=%d", sh->idx,
+				  (unsigned long long)b->seg->seq, b->count,
+				  b->err);
+		if (!mx_ring_push(sh->to_store, n))
+			mx_panic("queue: notice ring overflow");
+		told = true;
+		if (b->seal_after)
+			sh->seal_q[sh->nseal++] = b->seg;
+		sh->b_head = (sh->b_head + 1) % BATCHES;
+		sh->b_count--;
+	}
+	while (sh->nseal) {
+		struct q_note *n = mx_ring_pop(sh->free_notes);
+
+		if (!n)
+			break;
+		n->kind = Q_NOTE_SEALED;
+		n->seg = sh->seal_q[0];
+		n->count = 0;
+		memmove(sh->seal_q, sh->seal_q + 1,
+			--sh->nseal * sizeof(sh->seal_q[0]));
+		if (!mx_ring_push(sh->to_store, n))
+			mx_panic("queue: notice ring overflow");
+		told = true;
+	}
+	if (told)
+		ring_eventfd(sh);
+}
+
+static int io_res(struct q_shard *sh, int fd, enum q_io_kind k, int res)
+{
+	return sh->io->cqe_res ? sh->io->cqe_res(sh->io->ctx, fd, k, res) : res;
+}
+
+/* Records where the segment went bad, so nothing after it is written or
+ * acknowledged there. */
+static void batch_failed(struct q_batch *b)
+{
+	if (b->err && b->off < b->seg->w_fail_off)
+		b->seg->w_fail_off = b->off;
+}
+
+static void submit_sync(struct q_shard *sh, struct q_batch *b)
+{
+	ssize_t n = sh->io->pwritev(sh->io->ctx, b->seg->fd, b->iov,
+				    (int)b->count, (off_t)b->off);
+
+	if (n < 0)
+		b->err = (int)n;
+	else if ((uint64_t)n != b->bytes)
+		b->err = -EIO;
+	if (!b->err && sh->durability == Q_DURABILITY_SYNC)
+		b->err = sh->io->fdatasync(sh->io->ctx, b->seg->fd);
+	b->ops = 0;
+	batch_failed(b);
+}
+
+static void submit_ring(struct q_shard *sh, struct q_batch *b, unsigned bi)
+{
+	bool want_sync = sh->durability == Q_DURABILITY_SYNC;
+	bool dsync = want_sync && sh->sync_method == Q_SYNC_ODIRECT_DSYNC;
+	bool fsync_op = want_sync && !dsync;
+	unsigned need = fsync_op ? 2 : 1;
+	struct io_uring_sqe *w, *f = NULL;
+
+	/* Both SQEs or neither: a write must never go without its sync. */
+	if (io_uring_sq_space_left(sh->ring) < need)
+		io_uring_submit(sh->ring);
+	if (io_uring_sq_space_left(sh->ring) < need) {
+		b->err = -EBUSY;
+		b->ops = 0;
+		batch_failed(b);
+		return;
+	}
+	w = io_uring_get_sqe(sh->ring);
+	if (fsync_op)
+		f = io_uring_get_sqe(sh->ring);
+	io_uring_prep_writev(w, b->seg->fd, b->iov, b->count, b->off);
+	w->user_data = sh->ud_tag | (uint64_t)bi << 8 | OP_WRITE;
+	if (dsync)
+		w->rw_flags = RWF_DSYNC;
+	b->ops = 1;
+	if (f) {
+		w->flags |= IOSQE_IO_LINK;
+		io_uring_prep_fsync(f, b->seg->fd, IORING_FSYNC_DATASYNC);
+		f->user_data = sh->ud_tag | (uint64_t)bi << 8 | OP_SYNC;
+		b->ops = 2;
+	}
+}
+
+void q_shard_cqe(struct q_shard *sh, const struct io_uring_cqe *cqe)
+{
+	uint64_t ud = cqe->user_data & ~Q_UD_TAG_MASK;
+	unsigned op = ud & 0xff, bi = (unsigned)(ud >> 8) & 0xffff;
+	struct q_batch *b;
+	int res;
+
+	if (op == OP_EFD || bi >= BATCHES)
+		return;
+	b = &sh->batches[bi];
+	MX_ASSERT(b->ops > 0);
+	res = io_res(sh, b->seg->fd, op == OP_WRITE ? Q_IO_K_WRITE : Q_IO_K_SYNC,
+		     cqe->res);
+	if (op == OP_WRITE && res >= 0 && (uint64_t)res != b->bytes)
+		res = -EIO;
+	/* After a failed write the linked sync comes back -ECANCELED; the
+	 * first error is the one reported. */
+	if (res < 0 && !b->err) {
+		b->err = res;
+		batch_failed(b);
+	}
+	b->ops--;
+	publish(sh);
+}
+
+void q_shard_flush(struct q_shard *sh)
+{
+	unsigned taken = 0;
+	bool submitted = false;
+
+	while (taken < sh->npending && sh->b_count < BATCHES) {
+		unsigned bi = (sh->b_head + sh->b_count) % BATCHES;
+		struct q_batch *b = &sh->batches[bi];
+		struct q_seg *seg;
+		bool full = false;
+
+		if (!cur_usable(sh) && !seg_switch(sh))
+			break;
+		seg = sh->cur;
+		b->seg = seg;
+		b->count = 0;
+		b->off = sh->cur_off;
+		b->bytes = 0;
+		b->err = 0;
+		b->seal_after = false;
+		while (taken < sh->npending && b->count < sh->batch_max) {
+			struct q_msg *m = sh->pending[taken];
+			uint64_t padded = q_rec_padded(m->len, seg->align_shift);
+
+			if (sh->cur_off + padded > seg->size) {
+				full = true;
+				break;
+			}
+			memset(m->buf + m->len, 0, padded - m->len);
+			q_rec_seal(m->buf, seg->salt);
+			m->off = sh->cur_off;
+			sh->cur_off += padded;
+			b->iov[b->count].iov_base = m->buf;
+			b->iov[b->count].iov_len = padded;
+			b->msgs[b->count++] = m;
+			b->bytes += padded;
+			taken++;
+		}
+		if (b->count) {
+			sh->b_count++;
+			if (sh->io_mode == Q_IO_SYNC) {
+				submit_sync(sh, b);
+			} else {
+				submit_ring(sh, b, bi);
+				submitted = true;
+			}
+		}
+		if (full && !seg_switch(sh))
+			break;
+	}
+	if (taken) {
+		sh->npending -= taken;
+		memmove(sh->pending, sh->pending + taken,
+			sh->npending * sizeof(sh->pending[0]));
+	}
+	publish(sh);
+	if (submitted || (sh->ring && io_uring_sq_ready(sh->ring)))
+		io_uring_submit(sh->ring);
+}

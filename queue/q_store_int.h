@@ -1,0 +1,143 @@
+/*
+ * q_store_int — structures shared by the queue's own files (store, shard,
+ * segment preparation, index).  Not for use outside queue/.
+ */
+#ifndef Q_STORE_INT_H
+#define Q_STORE_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <limits.h>
+
+#include "q_record.h"
+#include "q_store.h"
+
+struct mx_ring;
+struct q_ent;
+
+/* One segment file.  Owned by the store; a shard only reads the immutable
+ * fields (fd, seq, salt, size, align_shift) of segments handed to it. */
+struct q_seg {
+	uint16_t shard;		/* or Q_SEG_SHARD_STATE */
+	uint8_t align_shift;
+	uint64_t seq, salt, size;
+	int fd;
+	const uint8_t *map;	/* read-only, whole file */
+	char path[PATH_MAX];
+	/* writer side, touched only by the shard it was handed to: offset of
+	 * the first batch whose write or sync failed, UINT64_MAX if none */
+	uint64_t w_fail_off;
+	/* store side */
+	bool sealed;		/* no writer will append to it again */
+	bool handed;		/* given to a shard */
+	uint64_t msgs, live_msgs, live_bytes;
+	struct q_ent *ents;	/* messages whose record is in this segment */
+	struct q_seg *next;
+};
+
+/* Commit notices: shard -> store through sh->to_store, returned through
+ * sh->free_notes. */
+enum q_note_kind { Q_NOTE_COMMITTED, Q_NOTE_FAILED, Q_NOTE_SEALED };
+
+struct q_note_ent {
+	uint64_t id;
+	uint64_t off;
+	uint32_t len;
+};
+
+struct q_note {
+	enum q_note_kind kind;
+	struct q_seg *seg;
+	uint32_t count;
+	struct q_note_ent *ent;	/* capacity: the shard's batch_max */
+};
+
+struct q_shard;
+
+struct q_hist_rec {
+	uint64_t wall_ns;
+	uint8_t type;		/* enum q_rec_type */
+	uint32_t aux;
+	char *text;
+};
+
+/* One message in the index.  Entries made from commit notices are lazy:
+ * the envelope is decoded from the segment on first use. */
+struct q_ent {
+	uint64_t id;
+	struct q_seg *seg;
+	uint64_t off;
+	uint32_t rec_len;
+	struct q_ent *seg_prev, *seg_next;
+	bool loaded;
+	struct q_envelope env;
+	void *env_mem;
+	const uint8_t *body;
+	size_t body_len;
+	uint8_t state;		/* enum q_state */
+	uint8_t held_from;
+	uint32_t attempts;
+	uint64_t next_attempt_wall_ns;
+	uint8_t *rcpt_status;
+	char *verdict, *last_error;
+	struct q_hist_rec *hist;
+	uint32_t nhist, hist_cap;
+};
+
+struct q_store {
+	struct q_conf conf;
+	const struct q_io_ops *io;
+	int lock_fd;
+	int efd;
+	struct q_shard *shards[Q_SHARD_MAX];
+	uint64_t next_seq[Q_SHARD_MAX];	/* next ingest segment per shard */
+	uint64_t recovered_max_id[Q_SHARD_MAX];
+	struct q_seg *segs;		/* every segment we know */
+	/* state log */
+	struct q_seg *state_seg;
+	uint64_t state_off;		/* next append offset */
+	uint64_t state_next_seq;
+	uint8_t *pend;			/* encoded, not yet written */
+	size_t pend_len, pend_size;
+	bool failed;			/* state log I/O failed */
+	/* index */
+	struct q_index *idx;
+	uint64_t count[Q_ST__COUNT];
+	atomic_bool over_quota;
+	uint64_t disk_bytes;
+	uint64_t live_bytes;
+	uint64_t recovered_msgs, recovered_discarded;
+};
+
+struct q_seg *q_seg_create(struct q_store *s, uint16_t shard, uint64_t seq,
+			   char *err, size_t errlen);
+int q_seg_map(struct q_store *s, struct q_seg *seg);
+void q_seg_free(struct q_store *s, struct q_seg *seg, bool unlink_file);
+void q_seg_path(const struct q_store *s, uint16_t shard, uint64_t seq,
+		char *buf, size_t size);
+
+/* Tops up every shard's ring of prepared segments; how many were made. */
+int q_store_supply_spares(struct q_store *s);
+
+/* shard internals the store drives */
+void q_shard_destroy(struct q_shard *sh);
+struct mx_ring *q_shard_to_store(struct q_shard *sh);
+struct mx_ring *q_shard_free_notes(struct q_shard *sh);
+struct mx_ring *q_shard_spares(struct q_shard *sh);
+
+/* index entry apply (q_store_state.c) */
+/* Adds (or, for a copy, moves) a message; r may be NULL for a lazy entry
+ * made from a commit notice of len bytes. */
+int q_store_index_msg(struct q_store *s, struct q_seg *seg, uint64_t id,
+		      uint64_t off, uint32_t len, const struct q_rec *r);
+int q_store_apply(struct q_store *s, const struct q_rec *r, bool replay);
+void q_store_ent_free(struct q_ent *e);
+/* Writes and syncs the pending state records; 0 or -errno. */
+int q_store_state_commit(struct q_store *s);
+/* Appends one state record to the pending buffer (not applied). */
+int q_store_state_append(struct q_store *s, uint8_t type, uint32_t aux,
+			 uint64_t id, uint64_t wall_ns, uint64_t until,
+			 const char *text);
+
+#endif
