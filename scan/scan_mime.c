@@ -527,7 +527,7 @@ void scan_mime_feed(struct scan_mime *m, const uint8_t *p, size_t len)
 		} else if (m->line_cut) {
 			if (nl)
 				m->line_cut = false;
-		} else if (nl && m->line_len == 0) {
+		} else if (nl && m->line_len == 0 && n <= SCAN_MIME_LINE_MAX) {
 			line_done(m, p, n);	/* whole line in input */
 		} else if (m->line_len + n <= SCAN_MIME_LINE_MAX) {
 			memcpy(m->line + m->line_len, p, n);
