@@ -1,0 +1,289 @@
+/*
+ * bench_queue — durable append throughput of the queue against a
+ * file-per-message spool, on the same disk in the same run.
+ *
+ * Queue: T writer threads, each with its own shard and io_uring ring as a
+ * dataplane core would have, keep W messages of S bytes in flight: open,
+ * write, commit, and at the end of every loop round flush (group commit);
+ * CQEs are handed back to the shard.  Commit latency is measured from
+ * msg_commit to the done() callback.  The main thread runs q_store_poll.
+ * Spool: T threads each write a file, fsync it and rename it into place,
+ * like Postfix's queue manager does with a new message.
+ *
+ *   bench_queue [-t threads] [-n msgs/thread] [-s size] [-w window]
+ *               [-d dir] [-m fdatasync|odirect] [-S spool_secs]
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mx_time.h"
+#include "q_shard.h"
+#include "q_store.h"
+
+static unsigned n_threads = 2, window = 512;
+static uint64_t n_msgs = 200000, msg_size = 4096;
+static const char *base = "/var/tmp/mxgate-bench-queue";
+static int method = Q_SYNC_FDATASYNC;
+static double spool_secs = 3;
+
+struct writer {
+	pthread_t th;
+	struct q_shard *sh;
+	uint64_t *t_commit;	/* by cookie */
+	uint64_t *lat;
+	uint64_t nlat, acked, failed;
+	uint64_t t0, t1;
+};
+
+static atomic_bool go, stop_store;
+static struct q_rcpt rcpt = { "user@example.org", 0, NULL };
+static struct q_envelope env = {
+	.client_addr = "192.0.2.1", .client_port = 2525, .helo = "bench",
+	.proto = "ESMTP", .mail_from = "sender@example.org", .rcpt = &rcpt,
+	.rcpt_count = 1,
+};
+
+static void on_done(void *arg, uint64_t cookie, uint64_t id, int status)
+{
+	struct writer *w = arg;
+
+	if (status) {
+		w->failed++;
+		return;
+	}
+	w->lat[w->nlat++] = mx_now_ns() - w->t_commit[cookie];
+	w->acked++;
+}
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct io_uring ring;
+	uint8_t *body = malloc(msg_size);
+	uint64_t sent = 0;
+
+	memset(body, 'x', msg_size);
+	if (io_uring_queue_init(1024, &ring, 0) < 0) {
+		perror("io_uring_queue_init");
+		exit(1);
+	}
+	q_shard_attach(w->sh, &ring, 1ull << 56, on_done, w);
+	while (!atomic_load(&go))
+		;
+	w->t0 = mx_now_ns();
+	while (w->acked + w->failed < n_msgs) {
+		struct io_uring_cqe *cqe;
+		unsigned head, n = 0;
+
+		/* One loop round: new messages up to the window, then flush. */
+		while (sent < n_msgs && sent - w->acked - w->failed < window) {
+			struct q_msg *m;
+			uint64_t id;
+
+			if (q_shard_msg_open(w->sh, &env, sent, &m, &id) < 0)
+				break;
+			q_shard_msg_write(m, body, msg_size);
+			w->t_commit[sent] = mx_now_ns();
+			q_shard_msg_commit(m);
+			sent++;
+		}
+		q_shard_flush(w->sh);
+		if (q_shard_inflight(w->sh))
+			io_uring_submit_and_wait(&ring, 1);
+		io_uring_for_each_cqe(&ring, head, cqe) {
+			q_shard_cqe(w->sh, cqe);
+			n++;
+		}
+		io_uring_cq_advance(&ring, n);
+	}
+	w->t1 = mx_now_ns();
+	io_uring_queue_exit(&ring);
+	free(body);
+	return NULL;
+}
+
+static void *store_main(void *arg)
+{
+	struct q_store *s = arg;
+
+	while (!atomic_load(&stop_store)) {
+		if (q_store_poll(s) == 0)
+			usleep(200);
+	}
+	return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int flag,
+		 struct FTW *f)
+{
+	return remove(p);
+}
+
+struct spooler {
+	pthread_t th;
+	unsigned idx;
+	uint64_t done;
+	char dir[600];
+};
+
+static void *spool_main(void *arg)
+{
+	struct spooler *sp = arg;
+	char *body = malloc(msg_size), tmp[700], final[700];
+	uint64_t end = mx_now_ns() + (uint64_t)(spool_secs * 1e9);
+
+	memset(body, 'x', msg_size);
+	while (mx_now_ns() < end) {
+		int fd;
+
+		snprintf(tmp, sizeof(tmp), "%s/incoming.%u.%llu", sp->dir,
+			 sp->idx, (unsigned long long)sp->done);
+		snprintf(final, sizeof(final), "%s/active.%u.%llu", sp->dir,
+			 sp->idx, (unsigned long long)sp->done);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		if (fd < 0 || write(fd, body, msg_size) != (ssize_t)msg_size ||
+		    fsync(fd) < 0 || close(fd) < 0 || rename(tmp, final) < 0) {
+			perror("spool");
+			exit(1);
+		}
+		sp->done++;
+	}
+	free(body);
+	return NULL;
+}
+
+static double run_spool(void)
+{
+	struct spooler sp[64];
+	char dir[600];
+	uint64_t total = 0, t0, t1;
+
+	snprintf(dir, sizeof(dir), "%s/spool", base);
+	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	mkdir(dir, 0700);
+	t0 = mx_now_ns();
+	for (unsigned i = 0; i < n_threads; i++) {
+		sp[i].idx = i;
+		sp[i].done = 0;
+		snprintf(sp[i].dir, sizeof(sp[i].dir), "%s", dir);
+		pthread_create(&sp[i].th, NULL, spool_main, &sp[i]);
+	}
+	for (unsigned i = 0; i < n_threads; i++) {
+		pthread_join(sp[i].th, NULL);
+		total += sp[i].done;
+	}
+	t1 = mx_now_ns();
+	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	return (double)total / ((double)(t1 - t0) / 1e9);
+}
+
+int main(int argc, char **argv)
+{
+	struct writer w[64];
+	struct q_conf c;
+	struct q_store *s;
+	pthread_t st;
+	char err[600], qdir[600];
+	uint64_t total = 0, nlat = 0, *all, t0 = UINT64_MAX, t1 = 0, failed = 0;
+	double secs, rate, spool;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "t:n:s:w:d:m:S:")) != -1) {
+		switch (opt) {
+		case 't': n_threads = (unsigned)atoi(optarg); break;
+		case 'n': n_msgs = strtoull(optarg, NULL, 0); break;
+		case 's': msg_size = strtoull(optarg, NULL, 0); break;
+		case 'w': window = (unsigned)atoi(optarg); break;
+		case 'd': base = optarg; break;
+		case 'm': method = strcmp(optarg, "odirect") == 0
+					   ? Q_SYNC_ODIRECT_DSYNC
+					   : Q_SYNC_FDATASYNC; break;
+		case 'S': spool_secs = atof(optarg); break;
+		default:
+			fprintf(stderr, "usage: see the file header\n");
+			return 2;
+		}
+	}
+	if (n_threads < 1 || n_threads > 64)
+		return 2;
+	mkdir(base, 0700);
+	snprintf(qdir, sizeof(qdir), "%s/queue", base);
+	nftw(qdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	q_conf_defaults(&c);
+	snprintf(c.dir, sizeof(c.dir), "%s", qdir);
+	c.shard_count = n_threads;
+	c.sync_method = method;
+	c.segment_size = 256ull << 20;
+	c.msg_size_max = 64 << 10;
+	c.staging_count = window;
+	c.spare_segments = 2;
+	s = q_store_open(&c, err, sizeof(err));
+	if (!s) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	for (unsigned i = 0; i < n_threads; i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].sh = q_shard_create(s, i);
+		w[i].t_commit = calloc(n_msgs, sizeof(uint64_t));
+		w[i].lat = calloc(n_msgs, sizeof(uint64_t));
+		if (!w[i].sh || !w[i].t_commit || !w[i].lat)
+			return 1;
+	}
+	pthread_create(&st, NULL, store_main, s);
+	for (unsigned i = 0; i < n_threads; i++)
+		pthread_create(&w[i].th, NULL, writer_main, &w[i]);
+	atomic_store(&go, true);
+	for (unsigned i = 0; i < n_threads; i++) {
+		pthread_join(w[i].th, NULL);
+		total += w[i].acked;
+		failed += w[i].failed;
+		nlat += w[i].nlat;
+		t0 = w[i].t0 < t0 ? w[i].t0 : t0;
+		t1 = w[i].t1 > t1 ? w[i].t1 : t1;
+	}
+	atomic_store(&stop_store, true);
+	pthread_join(st, NULL);
+	all = malloc(nlat * sizeof(*all) + 8);
+	nlat = 0;
+	for (unsigned i = 0; i < n_threads; i++) {
+		memcpy(all + nlat, w[i].lat, w[i].nlat * sizeof(*all));
+		nlat += w[i].nlat;
+	}
+	qsort(all, nlat, sizeof(*all), cmp_u64);
+	secs = (double)(t1 - t0) / 1e9;
+	rate = (double)total / secs;
+	printf("queue: method=%s threads=%u size=%llu window=%u msgs=%llu "
+	       "failed=%llu secs=%.2f\n",
+	       method == Q_SYNC_FDATASYNC ? "fdatasync" : "odirect+dsync",
+	       n_threads, (unsigned long long)msg_size, window,
+	       (unsigned long long)total, (unsigned long long)failed, secs);
+	printf("queue: %.0f msgs/s %.1f MB/s commit latency p50=%.3fms "
+	       "p99=%.3fms p99.9=%.3fms\n", rate,
+	       rate * (double)msg_size / 1e6,
+	       nlat ? all[nlat / 2] / 1e6 : 0,
+	       nlat ? all[nlat * 99 / 100] / 1e6 : 0,
+	       nlat ? all[nlat * 999 / 1000] / 1e6 : 0);
+	q_store_close(s);
+	nftw(qdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	spool = run_spool();
+	printf("spool: %.0f msgs/s (write+fsync+rename per file, %u threads)\n",
+	       spool, n_threads);
+	printf("ratio: queue/spool = %.1fx\n", spool > 0 ? rate / spool : 0);
+	return 0;
+}
