@@ -295,7 +295,7 @@ long dp_smtp_addr_parse(const char *s, size_t len, unsigned flags,
 		return -ENAMETOOLONG;
 	if (c.non_ascii) {
 		if (!dp_smtp_utf8_valid(out->mbox, out->mbox_len))
-			return -EILSEQ;
+			return -EINVAL;
 		out->non_ascii = true;
 	}
 	return (long)c.i;

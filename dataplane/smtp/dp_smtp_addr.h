@@ -36,8 +36,9 @@ struct dp_smtp_addr {
 
 /*
  * Parses a path at the start of s (s[0] must be '<').  Returns the bytes
- * consumed (through the '>'), or -EINVAL (syntax), -ENAMETOOLONG (a length
- * limit), -EILSEQ (non-ASCII without DP_SMTP_ADDR_UTF8, or bad UTF-8).
+ * consumed (through the '>'), or -EINVAL (syntax, including malformed
+ * UTF-8), -ENAMETOOLONG (a length limit), -EILSEQ (non-ASCII without
+ * DP_SMTP_ADDR_UTF8).
  */
 long dp_smtp_addr_parse(const char *s, size_t len, unsigned flags,
 			struct dp_smtp_addr *out);

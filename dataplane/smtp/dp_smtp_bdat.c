@@ -41,6 +41,7 @@ void dp_smtp_cmd_bdat(struct dp_smtp_session *s, char *arg, size_t len)
 		return;
 	}
 	t->chunk_left = n;
+	t->chunk_size = n;
 	t->chunk_last = last;
 	t->chunk_reply = DP_SMTP_CHUNK_OK;
 	if (!s->conf->ext_chunking || !s->esmtp)
@@ -126,8 +127,8 @@ size_t dp_smtp_chunk_feed(struct dp_smtp_session *s, const uint8_t *p,
 	} else if (t->chunk_last) {
 		dp_smtp_msg_end(s);
 	} else {
-		dp_smtp_reply(s, "250 2.0.0 %llu bytes received",
-			      (unsigned long long)t->body_len);
+		dp_smtp_reply(s, "250 2.0.0 %llu octets received",
+			      (unsigned long long)t->chunk_size);
 	}
 	return take;
 }

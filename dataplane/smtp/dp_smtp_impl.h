@@ -70,6 +70,7 @@ struct dp_smtp_txn {
 	bool held_cr;		/* a CR ended the last input, not yet written */
 	size_t text_line_len;
 
+	uint64_t chunk_size;	/* of the current BDAT */
 	uint64_t chunk_left;	/* BDAT bytes still to read */
 	bool chunk_last;
 	int chunk_reply;	/* 0 or the refusal to send after the chunk */

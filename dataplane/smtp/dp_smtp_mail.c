@@ -135,7 +135,12 @@ static bool mail_param(struct dp_smtp_session *s, const struct dp_smtp_param *p,
 
 	switch (kind) {
 	case MP_SIZE:
-		if (!parse_u64(v, n, &t->size_declared))
+		/* size-value = 1*20DIGIT (RFC 1870 §3); 20 digits may not fit
+		 * in 64 bits but are surely over the limit. */
+		if (n == 20 && parse_u64(v, 19, &t->size_declared) &&
+		    v[19] >= '0' && v[19] <= '9')
+			t->size_declared = UINT64_MAX;
+		else if (!parse_u64(v, n, &t->size_declared))
 			break;
 		/* RFC 1870 §6.2: refuse at MAIL what is declared too big. */
 		if (t->size_declared > s->conf->msg_size_max) {
