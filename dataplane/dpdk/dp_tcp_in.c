@@ -486,8 +486,10 @@ static void conn_input(struct dp_tcp_conn *c, struct seg *s)
 			DP_NET_COUNT_ADD(net_tcp_window_full, s->len);
 			s->len = 0;
 			s->flags &= (uint8_t)~DP_TH_FIN;
-			if (!(s->flags & DP_TH_RST))
+			if (!(s->flags & DP_TH_RST) && seglen) {
 				c->ack_now = true;
+				dp_tcp_pending(c);
+			}
 		} else {
 			if (s->flags & DP_TH_RST)
 				return;
