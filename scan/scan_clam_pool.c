@@ -30,7 +30,8 @@
 #include "mx_time.h"
 #include "scan_counters.h"
 
-#define STRIKES_MAX 2
+#define STRIKES_MAX 2	/* crashes or timeouts caused while scanning it */
+#define ATTEMPTS_MAX 5	/* scanner deaths of any kind while scanning it */
 
 enum sc_state { SC_DOWN = 0, SC_LOADING, SC_READY, SC_BUSY };
 enum { EV_SOCK = 1, EV_PID = 2 };
@@ -39,6 +40,7 @@ struct job {
 	uint64_t seq, msg_id, off, len;
 	void *cookie;
 	unsigned strikes;
+	unsigned attempts;
 	char *path;
 	struct job *next;
 };
@@ -257,7 +259,16 @@ static void sc_down(struct scan_clam_pool *p, int i, const char *why,
 		  "why=%s status=%d%s%s", i, (int)pid, why, status,
 		  detail ? " detail=" : "", detail ? detail : "");
 	if (j) {
-		if (++j->strikes >= STRIKES_MAX) {
+		/* A scanner that crashed (any signal but SIGKILL, or an
+		 * abnormal exit) or that we timed out is blamed on its
+		 * message; a SIGKILL from outside (an operator, the OOM
+		 * killer) only counts towards the attempts limit. */
+		bool fault = strcmp(why, "timeout") == 0 ||
+			     !(WIFSIGNALED(status) &&
+			       WTERMSIG(status) == SIGKILL);
+		j->strikes += fault;
+		if (j->strikes >= STRIKES_MAX ||
+		    ++j->attempts >= ATTEMPTS_MAX) {
 			mx_log(MX_LOG_WARN, "scan", "msg=%llx event=scan_failed "
 			       "why=%s", (unsigned long long)j->msg_id, why);
 			complete(p, j, SCAN_V_FAILED, "scanner failed twice");
@@ -484,9 +495,11 @@ int scan_clam_pool_poll(struct scan_clam_pool *p)
 			struct scanner *s = &p->sc[i];
 			if (i > cand(p) || s->gen != gen || s->st == SC_DOWN)
 				continue;	/* stale */
-			if (kind == EV_SOCK)
-				sc_read(p, i);
-			else
+			/* On exit, first read what it said before dying
+			 * (a LOADFAIL reason, a last verdict). */
+			sc_read(p, i);
+			if (kind == EV_PID && s->gen == gen &&
+			    s->st != SC_DOWN)
 				sc_down(p, i, s->st == SC_BUSY ? "crash"
 							       : "exit",
 					NULL);

@@ -8,7 +8,8 @@
  * Each request ends in exactly one call of conf.done(cookie, verdict,
  * signature): CLEAN, INFECTED (with the signature name), ERROR (the scanner
  * could not scan it: unreadable file, libclamav error) or FAILED (it took
- * down a scanner twice — crash or time limit — and is not retried again).
+ * down a scanner twice — crash or time limit — or was in a scanner that
+ * died five times, and is not retried again).
  *
  * Supervision: a scanner that dies (EOF on its socket, its pidfd fires) or
  * overruns scan_timeout_ms (SIGKILL) is restarted after a backoff that
