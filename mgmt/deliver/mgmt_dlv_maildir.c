@@ -63,6 +63,28 @@ static int mkdir_one(const char *path)
 	return -errno;
 }
 
+/* mkdir -p for the root: the configured tree may not exist yet. */
+static int mkdir_parents(const char *path)
+{
+	char tmp[PATH_MAX];
+	size_t n = strlen(path);
+	int rc;
+
+	if (n >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	memcpy(tmp, path, n + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		rc = mkdir_one(tmp);
+		*p = '/';
+		if (rc < 0)
+			return rc;
+	}
+	return mkdir_one(tmp);
+}
+
 static int fsync_dir(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -137,7 +159,10 @@ int mgmt_dlv_maildir_deliver(const char *root, const char *rcpt,
 		return -ENAMETOOLONG;
 	}
 	snprintf(box, sizeof(box), "%.3500s/%s", root, domain);
-	if ((rc = mkdir_one(box)) < 0)
+	rc = mkdir_one(box);
+	if (rc == -ENOENT && (rc = mkdir_parents(root)) == 0)
+		rc = mkdir_one(box);
+	if (rc < 0)
 		return io_fail(res, "mkdir domain", -rc);
 	snprintf(box, sizeof(box), "%.3500s/%s/%s", root, domain, user);
 	if ((rc = mkdir_one(box)) < 0)
