@@ -220,7 +220,7 @@ static void check_reload_race(void)
 	CHECK(scan_pf_load_rules(pf, a, err, sizeof(err)) == 0);
 	for (int i = 0; i < 2; i++)
 		pthread_create(&t[i], NULL, scanner_thread, pf);
-	for (int i = 0; i < 100; i++) {
+	for (int i = 0; i < 40; i++) {
 		CHECK(scan_pf_load_rules(pf, i % 2 ? a : b, err,
 					 sizeof(err)) == 0);
 		usleep(500);
@@ -229,7 +229,7 @@ static void check_reload_race(void)
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
 	CHECK(atomic_load(&bad_results) == 0);
-	CHECK(scan_pf_generation(pf) == 101);
+	CHECK(scan_pf_generation(pf) == 41);
 	scan_pf_reclaim(pf);
 	scan_pf_destroy(pf);
 	scan_rules_free(a);
