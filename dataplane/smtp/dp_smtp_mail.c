@@ -406,7 +406,8 @@ void dp_smtp_cmd_rcpt(struct dp_smtp_session *s, char *arg, size_t len)
 		addr_error(s, -ENAMETOOLONG, false);
 		return;
 	}
-	memcpy(domain, a.domain, a.domain_len);
+	if (a.domain_len > 0)	/* <Postmaster> has none */
+		memcpy(domain, a.domain, a.domain_len);
 	domain[a.domain_len] = '\0';
 	v = s->host->rcpt_check(s->ctx, local, domain);
 	if (v != DP_SMTP_RCPT_OK) {

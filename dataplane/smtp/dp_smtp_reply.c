@@ -35,7 +35,8 @@ static void count_class(const char *line)
 	}
 }
 
-static void vreply(struct dp_smtp_session *s, const char *fmt, va_list ap)
+static __attribute__((format(printf, 2, 0))) void
+vreply(struct dp_smtp_session *s, const char *fmt, va_list ap)
 {
 	size_t room;
 	char *dst;

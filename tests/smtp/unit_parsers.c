@@ -153,6 +153,11 @@ static const struct addr_case addr_cases[] = {
 	  0, -ENAMETOOLONG, NULL, NULL, NULL, NULL },
 };
 
+static bool same(const char *p, size_t n, const char *want)
+{
+	return n == strlen(want) && (n == 0 || memcmp(p, want, n) == 0);
+}
+
 static void test_addr(void)
 {
 	for (size_t i = 0; i < sizeof(addr_cases) / sizeof(addr_cases[0]); i++) {
@@ -179,14 +184,11 @@ static void test_addr(void)
 			if (k == len && rc >= 0 && c->mbox) {
 				char dec[128];
 
-				CHECK(a.mbox_len == strlen(c->mbox) &&
-				      memcmp(a.mbox, c->mbox, a.mbox_len) == 0,
+				CHECK(same(a.mbox, a.mbox_len, c->mbox),
 				      "addr %zu mbox", i);
-				CHECK(a.local_len == strlen(c->local) &&
-				      memcmp(a.local, c->local, a.local_len) == 0,
+				CHECK(same(a.local, a.local_len, c->local),
 				      "addr %zu local", i);
-				CHECK(a.domain_len == strlen(c->domain) &&
-				      memcmp(a.domain, c->domain, a.domain_len) == 0,
+				CHECK(same(a.domain, a.domain_len, c->domain),
 				      "addr %zu domain", i);
 				CHECK(dp_smtp_addr_local_decode(&a, dec, sizeof(dec)) >= 0 &&
 				      strcmp(dec, c->decoded) == 0,
