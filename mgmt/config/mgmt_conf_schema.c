@@ -79,7 +79,7 @@ const struct mgmt_conf_key mgmt_conf_keys[] = {
 
 	{ "domains", MGMT_CONF_T_DOMAINS, NULL, 0, 0, NULL,
 	  OFF(domains), OFF(domain_count),
-	  "accepted domains: name { recipients = \"catch-all\" | [list]; } or name { map = PATH; }" },
+	  "accepted domains: name { recipients = \"catch-all\" or [list]; } or name { map = PATH; }" },
 
 	{ "queue.dir", MGMT_CONF_T_PATH, "\"./var/queue\"", 0, 0, NULL,
 	  OFF(queue.dir), 0, "queue directory (one shard subdirectory per core)" },
