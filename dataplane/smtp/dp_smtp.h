@@ -176,7 +176,11 @@ size_t dp_smtp_input(struct dp_smtp_session *s, const uint8_t *buf,
  * -EPERM -> 550 5.7.1; other -> 451 4.3.0. */
 void dp_smtp_commit_done(struct dp_smtp_session *s, int status, uint64_t id);
 
-/* Pending reply bytes (valid until the next call into the session). */
+/* Pending reply bytes.  The pointer and the bytes stay valid until
+ * dp_smtp_output_consume(): new replies are appended behind them and
+ * never move them, so a send may be in flight from this pointer while the
+ * host keeps feeding input.  consume() may move what remains to the
+ * front: call dp_smtp_output() again after it. */
 const uint8_t *dp_smtp_output(const struct dp_smtp_session *s, size_t *len);
 void dp_smtp_output_consume(struct dp_smtp_session *s, size_t n);
 

@@ -4,6 +4,8 @@
  *
  * The input loop only dispatches a command when DP_SMTP_REPLY_ROOM bytes
  * are free, so a reply that does not fit is our bug, not the peer's.
+ * Replies are appended behind the pending bytes, which never move here:
+ * only dp_smtp_output_consume() compacts the buffer.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,7 +16,9 @@
 
 bool dp_smtp_out_has_room(const struct dp_smtp_session *s)
 {
-	return s->out_size - (s->out_tail - s->out_head) >= DP_SMTP_REPLY_ROOM;
+	/* Appends never move pending bytes (a send may be in flight from
+	 * them), so only the space behind the tail counts. */
+	return s->out_size - s->out_tail >= DP_SMTP_REPLY_ROOM;
 }
 
 static void count_class(const char *line)
@@ -35,38 +39,34 @@ static void count_class(const char *line)
 	}
 }
 
-static __attribute__((format(printf, 2, 0))) void
+/* Appends one formatted reply and its CRLF; false if it does not fit. */
+static __attribute__((format(printf, 2, 0))) bool
 vreply(struct dp_smtp_session *s, const char *fmt, va_list ap)
 {
-	size_t room;
-	char *dst;
+	size_t room = s->out_size - s->out_tail;
+	char *dst = (char *)s->out + s->out_tail;
 	int n;
 
-	if (s->out_head > 0 && s->out_size - s->out_tail < DP_SMTP_REPLY_ROOM) {
-		memmove(s->out, s->out + s->out_head,
-			s->out_tail - s->out_head);
-		s->out_tail -= s->out_head;
-		s->out_head = 0;
-	}
-	room = s->out_size - s->out_tail;
-	dst = (char *)s->out + s->out_tail;
 	n = vsnprintf(dst, room, fmt, ap);
-	if (n < 0 || (size_t)n + 2 >= room)
-		mx_panic("smtp: reply does not fit (%d bytes, room %zu)", n,
-			 room);
+	if (n < 0 || (size_t)n + 2 > room)
+		return false;
 	dst[n] = '\r';
 	dst[n + 1] = '\n';
 	s->out_tail += (size_t)n + 2;
 	count_class(dst);
+	return true;
 }
 
 void dp_smtp_reply(struct dp_smtp_session *s, const char *fmt, ...)
 {
 	va_list ap;
+	bool ok;
 
 	va_start(ap, fmt);
-	vreply(s, fmt, ap);
+	ok = vreply(s, fmt, ap);
 	va_end(ap);
+	if (!ok)
+		mx_panic("smtp: reply does not fit the output buffer");
 }
 
 void dp_smtp_close(struct dp_smtp_session *s, const char *fmt, ...)
@@ -75,6 +75,9 @@ void dp_smtp_close(struct dp_smtp_session *s, const char *fmt, ...)
 
 	if (s->closing)
 		return;
+	/* A close may come from the host (refuse, timeout) while a client
+	 * that does not read has filled the buffer: then the last words are
+	 * dropped, the close is not. */
 	va_start(ap, fmt);
 	vreply(s, fmt, ap);
 	va_end(ap);
@@ -87,10 +90,13 @@ void dp_smtp_reply_error(struct dp_smtp_session *s, int err, const char *fmt,
 			 ...)
 {
 	va_list ap;
+	bool ok;
 
 	va_start(ap, fmt);
-	vreply(s, fmt, ap);
+	ok = vreply(s, fmt, ap);
 	va_end(ap);
+	if (!ok)
+		mx_panic("smtp: reply does not fit the output buffer");
 	if (err >= 0)
 		MX_COUNT(dp_smtp_counters, (unsigned)err);
 	/* RFC 5321 §4.5.3.1: a server may close after too many errors; the

@@ -237,8 +237,13 @@ void dp_smtp_output_consume(struct dp_smtp_session *s, size_t n)
 {
 	MX_ASSERT(n <= s->out_tail - s->out_head);
 	s->out_head += n;
-	if (s->out_head == s->out_tail)
+	if (s->out_head == s->out_tail) {
 		s->out_head = s->out_tail = 0;
+	} else if (s->out_head > 0) {
+		memmove(s->out, s->out + s->out_head, s->out_tail - s->out_head);
+		s->out_tail -= s->out_head;
+		s->out_head = 0;
+	}
 }
 
 bool dp_smtp_want_close(const struct dp_smtp_session *s)

@@ -14,6 +14,7 @@
  *   !writefail ERRNO  the next message's first body write fails
  *   !commit ERRNO|ok  outcome of the next commit (default ok)
  *   !synccommit    the host commits from inside msg_commit
+ *   !drainmax N    the host takes at most N output bytes at a time
  *   !tick MS       advance the clock and call dp_smtp_timeout
  *   !refuse TEXT   dp_smtp_refuse(TEXT) now (drain, shutdown)
  *   # comment
@@ -48,6 +49,7 @@ struct item {
 struct script {
 	struct dp_smtp_conf conf;
 	bool nostart, sync_commit;
+	size_t drain_max;
 	int open_fail[TH_QUEUE_MAX];
 	unsigned open_fail_count;
 	int write_fail;
@@ -274,6 +276,8 @@ static void load(struct script *sc, const char *file)
 				die(file, ln, "unknown conf key");
 		} else if (strcmp(line, "!nostart") == 0) {
 			sc->nostart = true;
+		} else if (sscanf(line, "!drainmax %llu", &v) == 1) {
+			sc->drain_max = v;
 		} else if (strcmp(line, "!synccommit") == 0) {
 			sc->sync_commit = true;
 		} else if (strcmp(line, "!start") == 0) {
@@ -320,30 +324,42 @@ struct run {
 	uint8_t *pending;	/* bytes the engine has not taken yet */
 	size_t pending_len;
 	uint64_t now;
+	size_t drain_max;
 	bool closed;
 };
 
-static void drain(struct run *r)
+/* Takes output as a socket would (all of it, or drain_max at most);
+ * returns the bytes taken. */
+static size_t drain(struct run *r)
 {
 	size_t n;
 	const uint8_t *p = dp_smtp_output(r->s, &n);
 
+	if (r->drain_max && n > r->drain_max)
+		n = r->drain_max;
 	out_add(&r->out, p, n);
 	dp_smtp_output_consume(r->s, n);
+	return n;
+}
+
+static void drain_all(struct run *r)
+{
+	while (drain(r) > 0)
+		;
 }
 
 /* Gives the engine all pending bytes it will take, answering commits. */
 static void pump(struct run *r)
 {
 	for (;;) {
-		size_t n = 0;
+		size_t n = 0, taken;
 
 		if (r->pending_len > 0 && !r->closed)
 			n = dp_smtp_input(r->s, r->pending, r->pending_len,
 					  r->now);
 		memmove(r->pending, r->pending + n, r->pending_len - n);
 		r->pending_len -= n;
-		drain(r);
+		taken = drain(r);
 		if (dp_smtp_awaiting_commit(r->s)) {
 			struct th_msg *m = &r->host.msgs[r->host.msg_count - 1];
 			int rc = th_host_next_commit(&r->host);
@@ -351,15 +367,15 @@ static void pump(struct run *r)
 			m->commit_status = rc;
 			m->status = rc == 0 ? "committed" : "commit-failed";
 			dp_smtp_commit_done(r->s, rc, m->id);
-			drain(r);
 			continue;
 		}
 		if (dp_smtp_want_close(r->s)) {
+			drain_all(r);
 			r->closed = true;
 			r->pending_len = 0;
 			return;
 		}
-		if (n == 0)
+		if (n == 0 && taken == 0)
 			return;
 	}
 }
@@ -445,6 +461,7 @@ static char *run_once(const struct script *sc, const struct dp_policy *pol,
 	if (r.pending == NULL || r.s == NULL)
 		abort();
 	r.now = 1000;
+	r.drain_max = sc->drain_max;
 	dp_smtp_session_init(r.s, &sc->conf, &r.host.ops, &r.host, &peer,
 			     r.now);
 	r.host.s = r.s;
@@ -479,6 +496,7 @@ static char *run_once(const struct script *sc, const struct dp_policy *pol,
 			feed(&r, sc->bytes + it->off, it->len);
 		}
 	}
+	drain_all(&r);
 	dp_smtp_session_fini(r.s);
 	render(&r, &t, all_counters, c0);
 	th_host_fini(&r.host);
