@@ -131,7 +131,9 @@ static int apply_defaults(struct load_ctx *lc)
 
 	for (unsigned i = 0; i < mgmt_conf_key_count; i++) {
 		const struct mgmt_conf_key *key = &mgmt_conf_keys[i];
-		if (key->def == NULL)
+		/* The host name default (gethostname) is resolved only if the
+		 * file does not set one: see finish_defaults(). */
+		if (key->def == NULL || key->type == MGMT_CONF_T_HOSTNAME)
 			continue;
 		struct mgmt_ucl_doc *d = mgmt_ucl_parse_value(
 			"default", key->def, why, sizeof(why));
@@ -237,6 +239,29 @@ static int apply_override(struct load_ctx *lc, struct mgmt_ucl_doc *doc,
 	return 0;
 }
 
+/* Defaults that depend on the machine, applied only when still unset. */
+static int finish_defaults(struct load_ctx *lc)
+{
+	static const struct mgmt_ucl_node empty = {
+		.type = MGMT_UCL_STRING,
+		.text = (char *)"",
+	};
+	const struct mgmt_ucl_node *at;
+	char why[512];
+
+	for (unsigned i = 0; i < mgmt_conf_key_count; i++) {
+		const struct mgmt_conf_key *key = &mgmt_conf_keys[i];
+		if (key->type != MGMT_CONF_T_HOSTNAME ||
+		    *(char **)((char *)lc->conf + key->off) != NULL)
+			continue;
+		if (mgmt_conf_key_set(key, &empty, lc->conf, &at, why,
+				      sizeof(why)) != 0)
+			return kerr(lc, lc->top_file, 0, key->path,
+				    "%s (set it explicitly)", why);
+	}
+	return 0;
+}
+
 /* Checks that involve several keys, after everything is set. */
 static int cross_check(struct load_ctx *lc, struct mgmt_ucl_node *root)
 {
@@ -297,6 +322,8 @@ int mgmt_conf_load(const char *path, const char *const *overrides,
 		rc = apply_override(&lc, doc, overrides[i], i + 1);
 	if (rc == 0)
 		rc = walk(&lc, mgmt_ucl_root(doc), "");
+	if (rc == 0)
+		rc = finish_defaults(&lc);
 	if (rc == 0)
 		rc = cross_check(&lc, mgmt_ucl_root(doc));
 	if (rc == 0 && (out->source = strdup(lc.top_file)) == NULL)

@@ -5,7 +5,7 @@
  *
  * Built-in renderings: status, stats (table), metrics (Prometheus text,
  * rendered here from the `stats` result by the same code an HTTP listener
- * uses), config (JSON), reload [config|signatures], log-level LEVEL.
+ * uses), config (JSON), reload [config|signatures], log-level [LEVEL].
  * Anything else is passed through: the words become "cmd" (up to the first
  * word that is not [a-z0-9_-], the rest go to args.argv) and `--key value`
  * flags become args (integers and true/false typed; a flag with no value
@@ -45,7 +45,8 @@ static void usage(FILE *out)
 		"  metrics                    counters, Prometheus text format\n"
 		"  config                     effective configuration (JSON)\n"
 		"  reload [config|signatures] reload (default: config)\n"
-		"  log-level LEVEL            err, warn, info or debug\n"
+		"  log-level [LEVEL]          show or set: err, warn, info, "
+		"debug\n"
 		"  map build SRC DST          build an LMDB recipient map "
 		"(local)\n"
 		"  help                       commands the daemon answers\n"
@@ -233,11 +234,11 @@ int main(int argc, char **argv)
 		snprintf(r.cmd, sizeof(r.cmd), "stats");
 	} else if (strcmp(r.cmd, "reload") == 0) {
 		snprintf(r.cmd, sizeof(r.cmd), "reload config");
-	} else if (strncmp(r.cmd, "log-level", 9) == 0) {
-		const char *lvl = r.cmd[9] == ' ' ? r.cmd + 10 : NULL;
-		if (lvl == NULL || strchr(lvl, ' ') != NULL) {
+	} else if (strncmp(r.cmd, "log-level ", 10) == 0) {
+		const char *lvl = r.cmd + 10;
+		if (strchr(lvl, ' ') != NULL) {
 			fprintf(stderr, "mxgatectl: usage: log-level "
-				"err|warn|info|debug\n");
+				"[err|warn|info|debug]\n");
 			json_decref(r.args);
 			return EXIT_USAGE;
 		}

@@ -310,11 +310,14 @@ static void msg_free(struct mgmt_dlv *d, struct dlv_msg *m)
 	free(m);
 }
 
-/* Injects the bounce for the failed recipients; false if the queue did
- * not take it (the recipients then stay pending). */
+/* Injects the bounce for the failed recipients (or the delay warning
+ * for the deferred ones); false if the queue did not take it. */
 static bool msg_bounce(struct mgmt_dlv *d, struct dlv_msg *m,
-		       const struct q_msg_view *v, uint64_t now)
+		       const struct q_msg_view *v, uint64_t now,
+		       enum mgmt_dlv_dsn_action action)
 {
+	uint8_t want = action == MGMT_DLV_DSN_FAILED ? DLV_R_BOUNCE
+						     : DLV_R_DEFER;
 	struct mgmt_dlv_bounce_rcpt *br;
 	struct mgmt_dlv_bounce b;
 	unsigned n = 0;
@@ -327,7 +330,7 @@ static bool msg_bounce(struct mgmt_dlv *d, struct dlv_msg *m,
 	for (unsigned i = 0; i < m->rcpt_count; i++) {
 		const struct dlv_rcpt_res *r = &m->res[i];
 
-		if (r->res != DLV_R_BOUNCE)
+		if (r->res != want)
 			continue;
 		br[n].idx = i;
 		br[n].status = r->status;
@@ -341,10 +344,12 @@ static bool msg_bounce(struct mgmt_dlv *d, struct dlv_msg *m,
 				? r->dest->route.host
 				: NULL;
 		br[n].last_attempt_wall_ns = now;
+		br[n].will_retry_until_wall_ns =
+			m->received_wall_ns + d->conf.max_lifetime_ns;
 		n++;
 	}
-	rc = mgmt_dlv_bounce_build(d->hostname, v, br, n, MGMT_DLV_DSN_FAILED,
-				   now, d->conf.dsn_full_max, &b);
+	rc = mgmt_dlv_bounce_build(d->hostname, v, br, n, action, now,
+				   d->conf.dsn_full_max, &b);
 	if (rc == -EPERM) {
 		MX_COUNT(mgmt_dlv_counters, dlv_dsn_suppressed);
 	} else if (rc < 0) {
@@ -359,8 +364,10 @@ static bool msg_bounce(struct mgmt_dlv *d, struct dlv_msg *m,
 			MX_LOG_RL(MX_LOG_WARN, "deliver",
 				  "id=%016llx event=bounce_inject_failed err=%d",
 				  (unsigned long long)m->id, rc);
-		} else {
+		} else if (action == MGMT_DLV_DSN_FAILED) {
 			MX_COUNT(mgmt_dlv_counters, dlv_dsn_sent);
+		} else {
+			MX_COUNT(mgmt_dlv_counters, dlv_dsn_delay_sent);
 		}
 		mgmt_dlv_bounce_free(&b);
 	}
@@ -404,7 +411,7 @@ static void msg_finish(struct mgmt_dlv *d, struct dlv_msg *m)
 			last_error = r->diag;
 		}
 	}
-	if (any_bounce && !msg_bounce(d, m, &v, now)) {
+	if (any_bounce && !msg_bounce(d, m, &v, now, MGMT_DLV_DSN_FAILED)) {
 		/* Keep them pending: better a second attempt than a lost
 		 * bounce. */
 		for (unsigned i = 0; i < m->rcpt_count; i++)
@@ -426,6 +433,20 @@ static void msg_finish(struct mgmt_dlv *d, struct dlv_msg *m)
 		mx_log(MX_LOG_INFO, "deliver",
 		       "id=%016llx rcpt=%u status=bounced dsn=%s diag=\"%.200s\"",
 		       (unsigned long long)m->id, i, r->status, r->diag);
+	}
+	if (any_defer && d->conf.delay_warn_ns) {
+		/* One warning, in the round that crosses the threshold. */
+		uint64_t age = now > m->received_wall_ns
+				       ? now - m->received_wall_ns
+				       : 0;
+		uint64_t prev_age = m->prev_attempt_wall_ns > m->received_wall_ns
+					    ? m->prev_attempt_wall_ns -
+						      m->received_wall_ns
+					    : 0;
+
+		if (age >= d->conf.delay_warn_ns &&
+		    prev_age < d->conf.delay_warn_ns)
+			msg_bounce(d, m, &v, now, MGMT_DLV_DSN_DELAYED);
 	}
 	if (any_defer) {
 		uint64_t delay = mgmt_dlv_backoff_delay_ns(
@@ -619,6 +640,15 @@ static bool consider(struct mgmt_dlv *d, const struct q_msg_view *v,
 	m->attempts = v->attempts;
 	m->received_wall_ns = received;
 	m->started_wall_ns = now_wall;
+	/* The queue keeps when this attempt was due, not when the last one
+	 * ran: take the nominal delay back off (jitter makes it approximate,
+	 * which only matters for the delay-warning threshold). */
+	if (v->attempts > 0 && v->next_attempt_wall_ns >
+				       mgmt_dlv_backoff_base_ns(&d->backoff,
+								v->attempts))
+		m->prev_attempt_wall_ns =
+			v->next_attempt_wall_ns -
+			mgmt_dlv_backoff_base_ns(&d->backoff, v->attempts);
 	m->jobs_left = 1;	/* held by this function until the end */
 	*msg_slot(d, m->id) = m;
 	d->msg_count++;

@@ -57,6 +57,7 @@
 	X(dlv_conn_lost, "next-hop connections lost mid-transaction")         \
 	X(dlv_proto_errors, "malformed replies from a next hop")              \
 	X(dlv_dsn_sent, "bounces (DSNs) handed to the queue")                 \
+	X(dlv_dsn_delay_sent, "delay warnings handed to the queue")           \
 	X(dlv_dsn_suppressed, "bounces not sent: null sender or NOTIFY")      \
 	X(dlv_dsn_inject_failed, "bounces the queue did not take")            \
 	X(dlv_maildir_errors, "failed Maildir deliveries")                    \
@@ -99,6 +100,8 @@ struct mgmt_dlv_conf {
 	uint64_t scan_interval_ns;	/* queue scan period (1 s) */
 	uint64_t idle_timeout_ns;	/* cached connection lifetime (10 s) */
 	size_t dsn_full_max;		/* return whole bodies up to (1 MiB) */
+	uint64_t delay_warn_ns;		/* warn the sender once mail is this
+					 * old and still deferred; 0 = off */
 	struct mgmt_dlv_timeouts timeouts;
 };
 

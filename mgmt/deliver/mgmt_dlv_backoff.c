@@ -94,18 +94,24 @@ int mgmt_dlv_backoff_parse(const char *text, unsigned jitter_pct,
 	return 0;
 }
 
-uint64_t mgmt_dlv_backoff_delay_ns(const struct mgmt_dlv_backoff *b,
-				   uint32_t attempts, uint64_t rnd)
+uint64_t mgmt_dlv_backoff_base_ns(const struct mgmt_dlv_backoff *b,
+				  uint32_t attempts)
 {
 	unsigned idx;
-	uint64_t base, span;
 
 	if (b->step_count == 0)
 		return 0;
 	idx = attempts == 0 ? 0 : attempts - 1;
 	if (idx >= b->step_count)
 		idx = b->step_count - 1;
-	base = b->step_ns[idx];
+	return b->step_ns[idx];
+}
+
+uint64_t mgmt_dlv_backoff_delay_ns(const struct mgmt_dlv_backoff *b,
+				   uint32_t attempts, uint64_t rnd)
+{
+	uint64_t base = mgmt_dlv_backoff_base_ns(b, attempts), span;
+
 	span = base / 100 * b->jitter_pct;
 	if (span == 0)
 		return base;

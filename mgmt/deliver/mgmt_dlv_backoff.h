@@ -39,4 +39,8 @@ int mgmt_dlv_duration_parse(const char *text, size_t len, uint64_t *ns);
 uint64_t mgmt_dlv_backoff_delay_ns(const struct mgmt_dlv_backoff *b,
 				   uint32_t attempts, uint64_t rnd);
 
+/* The nominal delay of that step, without jitter. */
+uint64_t mgmt_dlv_backoff_base_ns(const struct mgmt_dlv_backoff *b,
+				  uint32_t attempts);
+
 #endif

@@ -40,7 +40,9 @@ int mgmt_dlv_bounce_build(const char *reporting_mta,
 			return -EINVAL;
 		}
 		r = &env->rcpt[b->idx];
-		if (!mgmt_dlv_dsn_notify_wants(r->notify, action, false))
+		/* Delay warnings are built only when the operator enabled
+		 * them, so recipients without NOTIFY get them too. */
+		if (!mgmt_dlv_dsn_notify_wants(r->notify, action, true))
 			continue;
 		dr[k].addr = r->addr;
 		dr[k].orcpt = r->orcpt;

@@ -7,7 +7,8 @@
  *   - never to the null sender (RFC 5321 §4.5.5: no bounce loops);
  *   - never for quarantined messages (malware is not sent back);
  *   - only for recipients whose NOTIFY asks for it (RFC 3461 §4.1; no
- *     NOTIFY = FAILURE).
+ *     NOTIFY = FAILURE, plus DELAY: delay warnings are built only when the
+ *     operator enabled them).
  *
  * The daemon uses this for bounces it makes itself (an operator deleting
  * a message with "bounce", say); the delivery engine uses it after a

@@ -50,6 +50,7 @@ struct dlv_msg {
 	uint32_t attempts;		/* failed attempts before this round */
 	uint64_t received_wall_ns;
 	uint64_t started_wall_ns;
+	uint64_t prev_attempt_wall_ns;	/* estimated; 0 = first attempt */
 	uint32_t rcpt_count;
 	struct dlv_rcpt_res *res;	/* rcpt_count entries */
 };

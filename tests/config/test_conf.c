@@ -343,6 +343,8 @@ static void test_overrides_and_includes(void)
 				      MGMT_DLV_ROUTE_DISCARD,
 		      "-o route with dotted domain");
 		CHECK(c.domains[0].recipient_count == 1, "-o domain field");
+		CHECK(c.smtp.hostname != NULL && c.smtp.hostname[0] != '\0',
+		      "hostname defaults to gethostname()");
 		mgmt_conf_free(&c);
 	}
 	rc = mgmt_conf_load("main.conf", ov, 6, &c, err, sizeof(err));

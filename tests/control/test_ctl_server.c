@@ -6,6 +6,7 @@
  * stats, metrics, passthrough, unknown command and daemon-not-running
  * exit codes.
  */
+#include "mgmt_conf.h"
 #include "mgmt_ctl.h"
 #include "mgmt_ctl_client.h"
 #include "mgmt_ctl_proto.h"
@@ -62,6 +63,15 @@ static int fail_cmd(void *arg, const json_t *args, json_t **result,
 {
 	snprintf(err, errlen, "no such message");
 	return -1;
+}
+
+static struct mgmt_conf conf;
+
+static int config_cmd(void *arg, const json_t *args, json_t **result,
+		      char *err, size_t errlen)
+{
+	*result = mgmt_conf_dump_json(&conf);
+	return *result ? 0 : -1;
 }
 
 static void *server_main(void *arg)
@@ -364,6 +374,57 @@ static void test_mxgatectl(void)
 	free(out);
 	free(err);
 
+	rc = run_ctl((const char *[]){ "-s", sock_path, "config", NULL }, &out,
+		     &err);
+	j = json_loads(out, 0, NULL);
+	CHECK(rc == 0 && json_is_object(j) &&
+		      strcmp(json_string_value(json_array_get(json_object_get(
+				     json_object_get(j, "smtp"), "listen"), 0)),
+			     "127.0.0.1:2525") == 0,
+	      "config: rc %d %s %s", rc, out, err);
+	json_decref(j);
+	free(out);
+	free(err);
+
+	static const struct {
+		const char *a[4];
+		const char *want;
+	} mapped[] = {
+		{ { "reload", NULL }, "{\"argv\": [\"config\"]}" },
+		{ { "reload", "signatures", NULL },
+		  "{\"argv\": [\"signatures\"]}" },
+		{ { "log-level", "debug", NULL }, "{\"level\": \"debug\"}" },
+		{ { "log-level", NULL }, "ok" },
+	};
+	for (size_t i = 0; i < sizeof(mapped) / sizeof(mapped[0]); i++) {
+		const char *args[8] = { "-s", sock_path };
+		for (int k = 0; mapped[i].a[k] != NULL; k++)
+			args[2 + k] = mapped[i].a[k];
+		rc = run_ctl(args, &out, &err);
+		size_t n = strlen(out);
+		if (n > 0 && out[n - 1] == '\n')
+			out[n - 1] = '\0';
+		for (char *c = out; *c; c++)
+			if (*c == '\n')
+				*c = ' ';
+		char *sp;
+		while ((sp = strstr(out, "  ")) != NULL)
+			memmove(sp, sp + 1, strlen(sp));
+		while ((sp = strstr(out, "[ ")) != NULL)
+			memmove(sp + 1, sp + 2, strlen(sp + 1));
+		while ((sp = strstr(out, " ]")) != NULL)
+			memmove(sp, sp + 1, strlen(sp));
+		while ((sp = strstr(out, "{ ")) != NULL)
+			memmove(sp + 1, sp + 2, strlen(sp + 1));
+		while ((sp = strstr(out, " }")) != NULL)
+			memmove(sp, sp + 1, strlen(sp));
+		CHECK(rc == 0 && strcmp(out, mapped[i].want) == 0,
+		      "%s: rc %d '%s' want '%s' (%s)", mapped[i].a[0], rc, out,
+		      mapped[i].want, err);
+		free(out);
+		free(err);
+	}
+
 	char absent[120];
 	snprintf(absent, sizeof(absent), "%s.none", sock_path);
 	rc = run_ctl((const char *[]){ "-s", absent, "status", NULL }, &out,
@@ -382,6 +443,45 @@ static void test_mxgatectl(void)
 	unsetenv("MXGATE_SOCKET");
 	free(out);
 	free(err);
+}
+
+/* `map build` runs without a daemon (dataplane/smtp dp_policy). */
+static void test_map_build(const char *dir)
+{
+	char src[160], dst[160], *out, *err;
+
+	snprintf(src, sizeof(src), "%s/users.txt", dir);
+	snprintf(dst, sizeof(dst), "%s/users.lmdb", dir);
+	FILE *f = fopen(src, "w");
+	fputs("# users\nalice@example.test\nBob@Example.TEST\n", f);
+	fclose(f);
+	int rc = run_ctl((const char *[]){ "-s", "/nonexistent.sock", "map",
+					   "build", src, dst, NULL },
+			 &out, &err);
+	struct stat st;
+	CHECK(rc == 0 && stat(dst, &st) == 0 && st.st_size > 0,
+	      "map build: rc %d %s", rc, err);
+	free(out);
+	free(err);
+	unlink(dst);
+	f = fopen(src, "w");
+	fputs("alice@example.test\nno address here\n", f);
+	fclose(f);
+	rc = run_ctl((const char *[]){ "map", "build", src, dst, NULL }, &out,
+		     &err);
+	CHECK(rc == 1 && strncmp(err, "mxgatectl: map build: ", 22) == 0 &&
+		      strstr(err, ":2: ") != NULL,
+	      "bad map: rc %d %s", rc, err);
+	free(out);
+	free(err);
+	rc = run_ctl((const char *[]){ "map", "build", src, NULL }, &out, &err);
+	CHECK(rc == 2, "map usage: rc %d", rc);
+	free(out);
+	free(err);
+	unlink(src);
+	unlink(dst);
+	snprintf(src, sizeof(src), "%s/users.lmdb-lock", dir);
+	unlink(src);
 }
 
 int main(int argc, char **argv)
@@ -418,6 +518,12 @@ int main(int argc, char **argv)
 	mgmt_ctl_register(ctl, "queue list", echo_cmd, NULL, "list");
 	mgmt_ctl_register(ctl, "queue hold", fail_cmd, NULL, "hold");
 	CHECK(mgmt_metrics_register(ctl) == 0, "stats");
+	mgmt_ctl_register(ctl, "config", config_cmd, NULL, "config");
+	mgmt_ctl_register(ctl, "reload", echo_cmd, NULL, "reload");
+	mgmt_ctl_register(ctl, "log-level", echo_cmd, NULL, "level");
+	const char *ov = "domains.example.test.recipients=catch-all";
+	CHECK(mgmt_conf_load(NULL, &ov, 1, &conf, err, sizeof(err)) == 0,
+	      "defaults: %s", err);
 
 	pthread_t t;
 	pthread_create(&t, NULL, server_main, ctl);
@@ -429,6 +535,7 @@ int main(int argc, char **argv)
 	atomic_store(&stop, true);
 	pthread_join(t, NULL);
 	mgmt_ctl_destroy(ctl);
+	mgmt_conf_free(&conf);
 	CHECK(access(sock_path, F_OK) != 0, "socket unlinked");
 
 	/* A stale socket file (no listener) is replaced. */
@@ -441,6 +548,7 @@ int main(int argc, char **argv)
 	CHECK(ctl != NULL, "over stale socket: %s", err);
 	mgmt_ctl_destroy(ctl);
 
+	test_map_build(dir);
 	char run[160];
 	snprintf(run, sizeof(run), "%s/run", dir);
 	rmdir(run);
