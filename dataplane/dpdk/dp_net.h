@@ -164,6 +164,15 @@ size_t dp_tcp_recv_pending(const struct dp_tcp_conn *c);
 /* Arms (at_ms != 0) or disarms (0) the app's timer. */
 void dp_tcp_app_timer_set(struct dp_tcp_conn *c, uint64_t at_ms);
 
+/* The stack's clock as of the last input or poll. */
+uint64_t dp_net_now(const struct dp_net *net);
+
+/* Stable small index of a connection (< conn_max), and the live
+ * connection at an index or NULL: lets the app name a connection in an
+ * asynchronous completion without keeping a pointer. */
+uint32_t dp_tcp_index(const struct dp_tcp_conn *c);
+struct dp_tcp_conn *dp_net_conn_at(struct dp_net *net, uint32_t idx);
+
 /* Peer address and port, host byte order. */
 uint32_t dp_tcp_peer_ip(const struct dp_tcp_conn *c);
 uint16_t dp_tcp_peer_port(const struct dp_tcp_conn *c);

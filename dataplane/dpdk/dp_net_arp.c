@@ -4,6 +4,12 @@
  * rule of RFC 826 "Packet Reception"), and resolves next hops for what we
  * send from a small table whose entries time out.  An unresolved next hop
  * costs the packet (TCP retransmits) and one request per second.
+ *
+ * Each core has its own table, and RSS steers ARP (no L4 hash) to one
+ * queue only, so a core would never see the reply to its own request.
+ * Cores therefore also glean: an IPv4 packet addressed to us refreshes
+ * (or creates) the entry of its previous hop — its on-link source, or the
+ * gateway for off-link sources — from the frame's source MAC.
  */
 #include "dp_net_priv.h"
 
@@ -147,4 +153,23 @@ const uint8_t *dp_arp_resolve(struct dp_net *net, uint32_t dst)
 		arp_send(net, ARP_OP_REQUEST, bcast, zero, hop);
 	}
 	return e->resolved ? e->mac : NULL;
+}
+
+void dp_arp_glean(struct dp_net *net, uint32_t src, const uint8_t *mac)
+{
+	uint32_t hop = src;
+	struct dp_arp_entry *e;
+
+	if (!dp_net_ip_local(net, src)) {
+		if (!net->conf.gateway)
+			return;
+		hop = net->conf.gateway;
+	}
+	if (mac[0] & 1 || src == 0 || src == 0xffffffffu)
+		return;
+	e = arp_find(net, hop);
+	if (e && e->resolved && memcmp(e->mac, mac, 6) == 0 &&
+	    net->now_ms - e->updated_ms < net->conf.arp_timeout_ms / 2)
+		return;		/* fresh enough: keep the hot path cheap */
+	arp_learn(net, hop, mac, true);
 }

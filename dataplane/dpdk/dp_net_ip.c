@@ -86,6 +86,8 @@ void dp_ip_input(struct dp_net *net, const uint8_t *ip, size_t len,
 		DP_NET_COUNT(net_ip_ttl_zero);
 		return;
 	}
+	/* The frame's source MAC is at offset 6 of its Ethernet header. */
+	dp_arp_glean(net, src, ip - DP_NET_ETH_HLEN + 6);
 	switch (ip[9]) {
 	case DP_IPPROTO_TCP:
 		dp_tcp_input(net, src, dst, ip + hlen, tot - hlen, rx_flags);

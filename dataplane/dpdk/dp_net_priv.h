@@ -210,6 +210,8 @@ struct dp_net {
 
 /* ---- link layer and IP (dp_net.c, dp_net_arp.c, dp_net_ip.c) ---- */
 void dp_arp_input(struct dp_net *net, const uint8_t *eth, size_t len);
+/* Learns the previous hop of an IPv4 packet to us from its frame. */
+void dp_arp_glean(struct dp_net *net, uint32_t src, const uint8_t *mac);
 /* MAC of the next hop for dst, or NULL (a request was sent). */
 const uint8_t *dp_arp_resolve(struct dp_net *net, uint32_t dst);
 void dp_ip_input(struct dp_net *net, const uint8_t *ip, size_t len,

@@ -140,3 +140,25 @@ void *dp_tcp_ctx(struct dp_tcp_conn *c)
 {
 	return c->ctx;
 }
+
+uint64_t dp_net_now(const struct dp_net *net)
+{
+	return net->now_ms;
+}
+
+uint32_t dp_tcp_index(const struct dp_tcp_conn *c)
+{
+	return c->idx;
+}
+
+struct dp_tcp_conn *dp_net_conn_at(struct dp_net *net, uint32_t idx)
+{
+	struct dp_tcp_conn *c;
+
+	if (idx >= net->conf.conn_max)
+		return NULL;
+	c = &net->conns[idx];
+	if (c->state == DP_TCP_FREE || c->state == DP_TCP_DEAD || !c->app_live)
+		return NULL;
+	return c;
+}

@@ -1,5 +1,5 @@
 /*
- * test_net_link — ARP, ICMP echo and IPv4 input checks of dp_net, with the
+ * test_link — ARP, ICMP echo and IPv4 input checks of dp_net, with the
  * replies compared byte for byte against frames written out by hand from
  * RFC 826 and RFC 792.
  */
@@ -206,6 +206,6 @@ int main(void)
 	test_icmp_echo();
 	test_ip_drops();
 	nt_fini(&T);
-	printf("test_net_link: ok\n");
+	printf("test_link: ok\n");
 	return 0;
 }
