@@ -124,8 +124,13 @@ static void conn_free(struct dlv_conn *c)
 	free(c);
 }
 
+static enum cmd_kind seq_kind(const struct dlv_conn *c, unsigned i);
+
+/* What we were waiting for, for diagnostics ("timeout while in MAIL"). */
 static const char *cmd_name(const struct dlv_conn *c)
 {
+	static const char *const kinds[] = { "RSET", "MAIL", "RCPT", "DATA" };
+
 	switch (c->st) {
 	case C_CONNECTING:
 		return "connect";
@@ -142,9 +147,9 @@ static const char *cmd_name(const struct dlv_conn *c)
 	}
 	switch (c->phase) {
 	case P_CMDS:
-		return c->seq_replied == 0 && c->need_rset ? "RSET"
-		       : c->seq_replied <= (c->need_rset ? 1u : 0u) ? "MAIL"
-								    : "RCPT";
+		if (c->job == NULL || c->seq_replied >= c->seq_len)
+			return "transaction";
+		return kinds[seq_kind(c, c->seq_replied)];
 	case P_DATA_WAIT:
 		return c->use_bdat ? "BDAT" : "DATA";
 	case P_BODY:

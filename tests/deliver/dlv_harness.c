@@ -13,6 +13,9 @@
  *     "routes": {DOMAIN: ROUTE}, "retry": "1s", "lifetime_ms": N,
  *     "dest_retry_ms": N, "idle_ms": N, "timeout_ms": N, "conn_max": N,
  *     "stop_after_ms": N, "stop_attempts": N, "bounce_dir": DIR,
+ *     "delay_warn_ms": N, "watch_existing": true (messages already in
+ *     the queue count as spec messages: restart tests),
+ *     "ctl": [ {"at_ms": N, "cmd": "pause"|"resume"|"flush", "dest": D} ],
  *     "messages": [ { "from": A, "rcpts": [ {"addr": A, "notify":
  *        ["FAILURE", ...], "orcpt": "rfc822;..."} ], "envid": S,
  *        "ret": "FULL"|"HDRS", "age_ms": N, "body": TEXT } ] }
@@ -172,6 +175,54 @@ static int queue_spec(json_t *msgs)
 	return 0;
 }
 
+static void watch_existing(void)
+{
+	static const enum q_state st[] = { Q_ST_SCANNED, Q_ST_DEFERRED };
+	struct q_msg_view v;
+
+	for (unsigned s = 0; s < 2; s++) {
+		uint64_t after = 0;
+
+		while (spec_count < MSGS_MAX &&
+		       q_store_next(store, st[s], after, &v) == 0) {
+			after = v.id;
+			spec_ids[spec_count++] = v.id;
+		}
+	}
+}
+
+/* Control commands at their time, as the control socket would run them;
+ * each result is kept for the report. */
+static void run_ctl(struct mgmt_dlv *d, json_t *ctl, uint64_t start,
+		    json_t *results)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(ctl, i, c) {
+		const char *cmd = json_string_value(json_object_get(c, "cmd"));
+		const char *dest = json_string_value(json_object_get(c, "dest"));
+		uint64_t at = start + (uint64_t)json_integer_value(
+					      json_object_get(c, "at_ms")) *
+					      1000000u;
+		json_t *r;
+
+		if (json_is_true(json_object_get(c, "done")) ||
+		    mx_now_ns() < at || cmd == NULL)
+			continue;
+		if (strcmp(cmd, "pause") == 0)
+			r = mgmt_dlv_ctl_pause(d, dest);
+		else if (strcmp(cmd, "resume") == 0)
+			r = mgmt_dlv_ctl_resume(d, dest);
+		else if (strcmp(cmd, "flush") == 0)
+			r = mgmt_dlv_ctl_flush(d, dest);
+		else
+			r = mgmt_dlv_ctl_routes(d);
+		json_array_append_new(results, r);
+		json_object_set_new(c, "done", json_true());
+	}
+}
+
 /* The scanner's part: every new message is clean. */
 static unsigned scan_new(void)
 {
@@ -209,14 +260,24 @@ static bool all_done(const uint64_t *ids, bool *seen, unsigned n,
 	return true;
 }
 
+/* The last state seen of each message: a finished message may be retired
+ * from the index before the report is written. */
+static json_t *last_seen;
+
 static json_t *msg_json(uint64_t id)
 {
 	struct q_msg_view v;
 	json_t *o, *st;
+	char key[24];
 
-	if (q_store_get(store, id, &v) < 0)
+	snprintf(key, sizeof(key), "%llu", (unsigned long long)id);
+	if (q_store_get(store, id, &v) < 0) {
+		o = json_object_get(last_seen, key);
+		if (o)
+			return json_incref(o);
 		return json_pack("{s:I, s:s}", "id", (json_int_t)id, "state",
 				 "gone");
+	}
 	st = json_array();
 	for (uint32_t i = 0; i < v.env->rcpt_count; i++) {
 		static const char *const names[] = { "pending", "delivered",
@@ -235,6 +296,7 @@ static json_t *msg_json(uint64_t id)
 								 mx_wall_ns()) /
 								1000000)
 						 : 0));
+	json_object_set(last_seen, key, o);
 	return o;
 }
 
@@ -301,6 +363,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	q_store_poll(store);
+	if (json_is_true(json_object_get(spec, "watch_existing")))
+		watch_existing();
 	if (queue_spec(json_object_get(spec, "messages")) < 0) {
 		fprintf(stderr, "could not queue the spec messages\n");
 		return 2;
@@ -333,6 +397,8 @@ int main(int argc, char **argv)
 	dc.idle_timeout_ns = (uint64_t)get_int(spec, "idle_ms", 300) * 1000000u;
 	dc.scan_interval_ns = 100000000u;
 	dc.dest_conn_max = (unsigned)get_int(spec, "conn_max", 2);
+	dc.delay_warn_ns = (uint64_t)get_int(spec, "delay_warn_ms", 0) *
+			   1000000u;
 	tmo = (uint64_t)get_int(spec, "timeout_ms", 5000) * 1000000u;
 	dc.timeouts.connect_ns = dc.timeouts.greeting_ns = dc.timeouts.helo_ns =
 		dc.timeouts.mail_ns = dc.timeouts.rcpt_ns =
@@ -349,6 +415,9 @@ int main(int argc, char **argv)
 	deadline = mx_now_ns() +
 		   (uint64_t)get_int(spec, "stop_after_ms", 20000) * 1000000u;
 	uint32_t stop_attempts = (uint32_t)get_int(spec, "stop_attempts", 0);
+	uint64_t start = mx_now_ns();
+	last_seen = json_object();
+	json_t *ctl = json_object_get(spec, "ctl"), *ctl_results = json_array();
 	for (;;) {
 		struct pollfd pfd = { .fd = mgmt_dlv_fd(d), .events = POLLIN };
 		int t;
@@ -362,7 +431,12 @@ int main(int argc, char **argv)
 			q_store_poll(store);
 			mgmt_dlv_kick(d);
 		}
+		run_ctl(d, ctl, start, ctl_results);
 		mgmt_dlv_run(d);
+		for (unsigned i = 0; i < spec_count; i++)
+			json_decref(msg_json(spec_ids[i]));
+		for (unsigned i = 0; i < bounce_count; i++)
+			json_decref(msg_json(bounce_ids[i]));
 		if (mgmt_dlv_inflight(d) == 0 &&
 		    all_done(spec_ids, spec_seen, spec_count, stop_attempts) &&
 		    all_done(bounce_ids, bounce_seen, bounce_count, 0))
@@ -390,10 +464,15 @@ int main(int argc, char **argv)
 	json_object_set_new(out, "counters", counters);
 	json_object_set_new(out, "routes", mgmt_dlv_ctl_routes(d));
 	json_object_set_new(out, "timed_out", json_boolean(rc == 3));
+	json_object_set_new(out, "ctl", ctl_results);
+	json_object_set_new(out, "elapsed_ms",
+			    json_integer((json_int_t)((mx_now_ns() - start) /
+						      1000000)));
 	json_dumpf(out, stdout, JSON_INDENT(1) | JSON_SORT_KEYS);
 	putchar('\n');
 	json_decref(out);
 	json_decref(spec);
+	json_decref(last_seen);
 	mgmt_dlv_destroy(d);
 	q_store_close(store);
 	return rc;

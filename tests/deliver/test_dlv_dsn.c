@@ -199,10 +199,15 @@ static void test_rules(void)
 	/* Only NEVER and SUCCESS recipients failed: no bounce. */
 	CHECK(mgmt_dlv_bounce_build("gw", &v, br + 1, 2, MGMT_DLV_DSN_FAILED,
 				    NOW, 0, &b) == -1);
-	/* Delay warnings go only to those that asked (d); a's default is
-	 * FAILURE only. */
+	/* Delay warnings (built only when enabled) go to recipients without
+	 * NOTIFY and to those that asked for DELAY, not to NEVER or SUCCESS
+	 * only. */
 	CHECK(mgmt_dlv_bounce_build("gw", &v, br, 1, MGMT_DLV_DSN_DELAYED, NOW,
-				    0, &b) == -1);
+				    0, &b) == 0);
+	CHECK(memmem(b.body, b.body_len, "Action: delayed", 15) != NULL);
+	mgmt_dlv_bounce_free(&b);
+	CHECK(mgmt_dlv_bounce_build("gw", &v, br + 1, 2, MGMT_DLV_DSN_DELAYED,
+				    NOW, 0, &b) == -1);
 	CHECK(mgmt_dlv_bounce_build("gw", &v, br + 3, 1, MGMT_DLV_DSN_DELAYED,
 				    NOW, 0, &b) == 0);
 	mgmt_dlv_bounce_free(&b);

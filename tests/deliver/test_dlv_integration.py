@@ -440,7 +440,140 @@ def sc_smtp_reuse(env):
     check(c["dlv_conn_reused"] == 5, "reused %d" % c["dlv_conn_reused"])
 
 
+def sc_timeout(env):
+    """A next hop that stalls on MAIL past our reply timeout: the
+    connection is dropped and the recipient deferred, not lost."""
+    # -p: smtp-sink answers pipelined commands out of order when it delays
+    slow, dump = env.sink("slow", "-p", "-W", "MAIL:5")
+    r = env.run({
+        "retry": "1s", "timeout_ms": 400, "stop_attempts": 1,
+        "routes": {"slow.test": "smtp:[127.0.0.1]:%d" % slow},
+        "messages": [{"from": "s@sender.test",
+                      "rcpts": [{"addr": "x@slow.test"}],
+                      "body": body("slow")}]})
+    m = r["messages"][0]
+    check(m["rcpts"] == ["deferred"], "rcpt %s" % m["rcpts"])
+    check("timeout" in m["last_error"] and "MAIL" in m["last_error"],
+          "last error %r" % m["last_error"])
+    check(r["counters"]["dlv_conn_timeouts"] >= 1, "timeout counted")
+    check(dumps(dump) == [], "nothing delivered")
+
+
+def sc_restart_schedule(env):
+    """The retry time lives in the queue: after a restart the deferred
+    message waits for it, then goes out, and its attempt count stays."""
+    soft, _ = env.sink("soft", "-r", "RCPT")
+    ok, dump = env.sink("ok")
+    r1 = env.run({
+        "retry": "3s", "stop_attempts": 1,
+        "routes": {"x.test": "smtp:[127.0.0.1]:%d" % soft},
+        "messages": [{"from": "s@sender.test",
+                      "rcpts": [{"addr": "a@x.test"}],
+                      "body": body("restart")}]})
+    m1 = r1["messages"][0]
+    check(m1["state"] == "deferred" and m1["attempts"] == 1,
+          "first run: %s" % m1)
+    check(2000 <= m1["next_attempt_in_ms"] <= 3100,
+          "retry in %d ms" % m1["next_attempt_in_ms"])
+    left = m1["next_attempt_in_ms"]
+    t0 = time.time()
+    r2 = env.run({
+        "watch_existing": True,
+        "routes": {"x.test": "smtp:[127.0.0.1]:%d" % ok},
+        "messages": []})
+    waited = (time.time() - t0) * 1000
+    check(len(r2["messages"]) == 1, "restart found the message")
+    m2 = r2["messages"][0] if r2["messages"] else {}
+    check(m2.get("rcpts") == ["delivered"], "second run: %s" % m2)
+    check(m2.get("attempts") == 1, "attempts kept: %s" % m2.get("attempts"))
+    check(waited >= left - 600, "waited %d ms of %d" % (waited, left))
+    check(len(dumps(dump)) == 1, "delivered once")
+
+
+def sc_pause_flush(env):
+    """deliver pause/resume DEST holds and releases mail for one hop;
+    queue flush DEST retries deferred mail at once despite a long retry
+    time; routes reports the state."""
+    ok, ok_dump = env.sink("ok")
+    late, late_dump = env.sink("late", start=False)
+    p = env.run({
+        "retry": "1h", "dest_retry_ms": 100, "stop_after_ms": 15000,
+        "routes": {"ok.test": "smtp:[127.0.0.1]:%d" % ok,
+                   "late.test": "smtp:[127.0.0.1]:%d" % late},
+        "ctl": [{"at_ms": 0, "cmd": "pause", "dest": "ok.test"},
+                {"at_ms": 600, "cmd": "routes"},
+                {"at_ms": 1200, "cmd": "resume", "dest": "ok.test"},
+                {"at_ms": 1800, "cmd": "flush", "dest": "late.test"},
+                {"at_ms": 700, "cmd": "pause", "dest": "nowhere.test"}],
+        "messages": [
+            {"from": "s@sender.test", "rcpts": [{"addr": "a@ok.test"}],
+             "body": body("paused")},
+            {"from": "s@sender.test", "rcpts": [{"addr": "b@late.test"}],
+             "body": body("flushed")}]}, background=True)
+    time.sleep(0.8)
+    check(dumps(ok_dump) == [], "nothing sent while paused")
+    env.start_sink(late_dump, late, ())
+    r = env.finish(p)
+    check([m["rcpts"] for m in r["messages"]] == [["delivered"]] * 2,
+          "both delivered: %s" % [m["rcpts"] for m in r["messages"]])
+    check(r["messages"][1]["attempts"] == 1, "flushed after one deferral")
+    check(r["elapsed_ms"] < 10000, "flush did not wait for the 1h retry")
+    check(len(dumps(ok_dump)) == 1 and len(dumps(late_dump)) == 1,
+          "one message at each hop")
+    ctl = r["ctl"]
+    check(len(ctl) == 5, "ctl results %s" % ctl)
+    if len(ctl) == 5:
+        check(ctl[0].get("ok") and ctl[0].get("paused") is True, "pause")
+        dests = {x["name"]: x for x in ctl[1]["destinations"]}
+        d_ok = dests.get("smtp:[127.0.0.1]:%d" % ok, {})
+        check(d_ok.get("paused") is True, "routes shows paused")
+        d_late = dests.get("smtp:[127.0.0.1]:%d" % late, {})
+        check(d_late.get("deferred_rcpts") == 1, "late deferred count")
+        check("connect failed" in d_late.get("last_error", ""),
+              "late last error %r" % d_late.get("last_error"))
+        check({"domain": "ok.test", "dest": "smtp:[127.0.0.1]:%d" % ok}
+              in ctl[1]["routes"], "routes table")
+        check("unknown destination" in ctl[2].get("error", ""),
+              "unknown dest refused")
+        check(ctl[3].get("paused") is False, "resume")
+        check(ctl[4].get("ok") is True, "flush")
+
+
+def sc_delay_warning(env):
+    """With delay warnings on, a still-deferred message gets exactly one
+    Action: delayed DSN, and the mail keeps being retried."""
+    soft, _ = env.sink("soft", "-r", "RCPT")
+    mail = os.path.join(env.dir, "mail")
+    r = env.run({
+        "retry": "1s", "delay_warn_ms": 1500, "stop_attempts": 4,
+        "routes": {"soft.test": "smtp:[127.0.0.1]:%d" % soft},
+        "messages": [{"from": "s@sender.test",
+                      "rcpts": [{"addr": "w@soft.test"}],
+                      "body": body("warn me")}]})
+    m = r["messages"][0]
+    check(m["rcpts"] == ["deferred"], "still deferred: %s" % m["rcpts"])
+    check(r["counters"]["dlv_dsn_delay_sent"] == 1,
+          "one warning: %s" % r["counters"]["dlv_dsn_delay_sent"])
+    b = bounces_in(mail, "s@sender.test")
+    check(len(b) == 1, "one warning delivered: %d" % len(b))
+    if b:
+        msg, parts, _, per_rcpt = parse_dsn(b[0])
+        check("Delayed" in msg["Subject"], "subject %s" % msg["Subject"])
+        check(per_rcpt and per_rcpt[0].get("Action") == "delayed",
+              "Action delayed")
+        check(per_rcpt and per_rcpt[0].get("Status", "").startswith("4."),
+              "4.x.x status")
+        check(per_rcpt and "Will-Retry-Until" in per_rcpt[0],
+              "Will-Retry-Until")
+        check(parts[2].get_content_type() == "text/rfc822-headers",
+              "headers only")
+
+
 SCENARIOS = {
+    "timeout": (sc_timeout, ["smtp-sink"]),
+    "restart_schedule": (sc_restart_schedule, ["smtp-sink"]),
+    "pause_flush": (sc_pause_flush, ["smtp-sink"]),
+    "delay_warning": (sc_delay_warning, ["smtp-sink"]),
     "smtp_mixed": (sc_smtp_mixed, ["smtp-sink"]),
     "smtp_down_up": (sc_smtp_down_up, ["smtp-sink"]),
     "lifetime_expiry": (sc_lifetime_expiry, ["smtp-sink"]),
