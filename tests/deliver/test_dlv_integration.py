@@ -569,7 +569,38 @@ def sc_delay_warning(env):
               "headers only")
 
 
+def sc_smtp_plain(env):
+    """Servers without extensions: one that refuses EHLO (HELO fallback,
+    RFC 5321 §3.2) and one without PIPELINING (one command at a time, DATA
+    after the RCPT replies), both with a reused connection."""
+    plain, plain_dump = env.sink("plain", "-e")
+    nopipe, nopipe_dump = env.sink("nopipe", "-p")
+    msgs = []
+    for i in range(2):
+        for dom in ("plain", "nopipe"):
+            msgs.append({"from": "s@sender.test",
+                         "rcpts": [{"addr": "a%d@%s.test" % (i, dom)},
+                                   {"addr": "b%d@%s.test" % (i, dom)}],
+                         "body": body("%s %d" % (dom, i))})
+    r = env.run({"conn_max": 1, "idle_ms": 2000,
+                 "routes": {"plain.test": "smtp:[127.0.0.1]:%d" % plain,
+                            "nopipe.test": "smtp:[127.0.0.1]:%d" % nopipe},
+                 "messages": msgs})
+    check(all(m["rcpts"] == ["delivered"] * 2 for m in r["messages"]),
+          "all delivered: %s" % [m["rcpts"] for m in r["messages"]])
+    for d in (plain_dump, nopipe_dump):
+        got = dumps(d)
+        check(len(got) == 2, "%s got %d" % (d, len(got)))
+        for g in got:
+            check(g.count(b"X-Rcpt-Args:") == 2, "two recipients")
+            check(b"\n.leading dot\n..two dots\n" in g.replace(b"\r", b""),
+                  "dots intact")
+    check(r["counters"]["dlv_conn_reused"] == 2, "reuse on both")
+    check(r["counters"]["dlv_conn_opened"] == 2, "one connection each")
+
+
 SCENARIOS = {
+    "smtp_plain": (sc_smtp_plain, ["smtp-sink"]),
     "timeout": (sc_timeout, ["smtp-sink"]),
     "restart_schedule": (sc_restart_schedule, ["smtp-sink"]),
     "pause_flush": (sc_pause_flush, ["smtp-sink"]),
