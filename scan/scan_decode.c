@@ -30,23 +30,52 @@ static inline uint8_t b64_val(uint8_t c)
 	return (uint8_t)(b64_tab[c] - 1);
 }
 
-size_t scan_b64_decode(struct scan_b64 *d, const uint8_t *in, size_t len,
-		       uint8_t *out)
+/* Pre-shifted sextets for the fast path: a group of four characters is
+ * four lookups OR-ed together; any character outside the alphabet
+ * (including '=') sets bit 31, which sends the group to the slow path. */
+static uint32_t b64_sh[4][256];
+
+__attribute__((constructor)) static void b64_tables_init(void)
 {
-	uint8_t *o = out;
+	for (int c = 0; c < 256; c++) {
+		uint8_t v = b64_val((uint8_t)c);
+		for (int k = 0; k < 4; k++)
+			b64_sh[k][c] = v < 64 ? (uint32_t)v << (18 - 6 * k)
+					      : 0x80000000u;
+	}
+}
+
+size_t scan_b64_decode(struct scan_b64 *d, const uint8_t *restrict in,
+		       size_t len, uint8_t *restrict out)
+{
+	uint8_t *restrict o = out;
 	uint32_t acc = d->acc;
 	unsigned n = d->n;
 	size_t i = 0;
 
-	/* Fast path: whole groups of four valid characters at once. */
 	for (;;) {
-		while (n == 0 && i + 4 <= len) {
-			uint8_t a = b64_val(in[i]), b = b64_val(in[i + 1]);
-			uint8_t c = b64_val(in[i + 2]), e = b64_val(in[i + 3]);
-			if ((a | b | c | e) >= 64)
+		while (n == 0 && i + 8 <= len) {
+			uint32_t v = b64_sh[0][in[i]] | b64_sh[1][in[i + 1]] |
+				     b64_sh[2][in[i + 2]] | b64_sh[3][in[i + 3]];
+			uint32_t w = b64_sh[0][in[i + 4]] |
+				     b64_sh[1][in[i + 5]] |
+				     b64_sh[2][in[i + 6]] | b64_sh[3][in[i + 7]];
+			if ((v | w) & 0x80000000u)
 				break;
-			uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 |
-				     (uint32_t)c << 6 | e;
+			o[0] = (uint8_t)(v >> 16);
+			o[1] = (uint8_t)(v >> 8);
+			o[2] = (uint8_t)v;
+			o[3] = (uint8_t)(w >> 16);
+			o[4] = (uint8_t)(w >> 8);
+			o[5] = (uint8_t)w;
+			o += 6;
+			i += 8;
+		}
+		while (n == 0 && i + 4 <= len) {
+			uint32_t v = b64_sh[0][in[i]] | b64_sh[1][in[i + 1]] |
+				     b64_sh[2][in[i + 2]] | b64_sh[3][in[i + 3]];
+			if (v & 0x80000000u)
+				break;
 			o[0] = (uint8_t)(v >> 16);
 			o[1] = (uint8_t)(v >> 8);
 			o[2] = (uint8_t)v;
