@@ -354,6 +354,22 @@ static void test_overrides_and_includes(void)
 	CHECK(mgmt_conf_check("main.conf", NULL, 0, err, sizeof(err)) == 0,
 	      "check: %s", err);
 
+	/* An include inside a section adds to that section; the whole file
+	 * may be wrapped in braces. */
+	write_file("sub.conf", "max_errors = 5\n");
+	write_file("main.conf", "{\n" DOM "smtp {\n .include \"sub.conf\"\n "
+				"max_recipients = 7 }\n}\n");
+	rc = mgmt_conf_load("main.conf", NULL, 0, &c, err, sizeof(err));
+	CHECK(rc == 0 && c.smtp.max_errors == 5 && c.smtp.max_recipients == 7,
+	      "include in a section: %s", err);
+	if (rc == 0)
+		mgmt_conf_free(&c);
+	write_file("main.conf", "{\n" DOM "}\nsmtp { }\n");
+	rc = mgmt_conf_load("main.conf", NULL, 0, &c, err, sizeof(err));
+	CHECK(rc == -1 && strcmp(err, "main.conf:4: text after the closing "
+				      "'}'") == 0,
+	      "after braces: %s", err);
+
 	/* Includes nest at most 16 deep; a self-include hits the limit. */
 	write_file("loop.conf", ".include \"loop.conf\"\n");
 	rc = mgmt_conf_load("loop.conf", NULL, 0, &c, err, sizeof(err));

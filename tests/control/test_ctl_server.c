@@ -13,6 +13,7 @@
 #include "mgmt_metrics.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <pthread.h>
@@ -246,6 +247,55 @@ static void test_denied(void)
 	waitpid(pid, &st, 0);
 	chmod(sock_path, 0660);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "denied: status %d", st);
+}
+
+/* With control.group = nogroup, the socket is group-owned by it and a
+ * peer whose gid is nogroup is served (root only: skipped otherwise). */
+static void test_group(const char *dir)
+{
+	struct group *gr = getgrnam("nogroup");
+	char path[100], err[256];
+
+	if (geteuid() != 0 || gr == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/group.sock", dir);
+	struct mgmt_ctl *ctl = mgmt_ctl_create(path, "nogroup", err,
+					       sizeof(err));
+	CHECK(ctl != NULL, "group server: %s", err);
+	if (ctl == NULL)
+		return;
+	struct stat st;
+	CHECK(stat(path, &st) == 0 && st.st_gid == gr->gr_gid &&
+		      (st.st_mode & 0777) == 0660,
+	      "socket group %d mode %o", (int)st.st_gid, st.st_mode & 0777);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (setgid(gr->gr_gid) != 0 || setuid(65534) != 0)
+			_exit(3);
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+			_exit(4);
+		send_str(fd, "{\"cmd\":\"help\",\"id\":7}\n", 24);
+		char *got = read_lines(fd, 1, NULL);
+		_exit(strncmp(got, "{\"id\":7,\"ok\":true,", 18) == 0 ? 0 : 1);
+	}
+	int status = -1;
+	for (int i = 0; i < 500; i++) {
+		struct pollfd p = { .fd = mgmt_ctl_fd(ctl), .events = POLLIN };
+		if (poll(&p, 1, 10) > 0)
+			mgmt_ctl_process(ctl);
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+	}
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "group member served: status %d", status);
+	mgmt_ctl_destroy(ctl);
+	CHECK(mgmt_ctl_create(path, "no-such-group-mx", err, sizeof(err)) ==
+			      NULL &&
+		      strstr(err, "does not exist") != NULL,
+	      "bad group: %s", err);
 }
 
 /* Runs mxgatectl with args; returns exit status, output in out/err. */
@@ -549,6 +599,7 @@ int main(int argc, char **argv)
 	mgmt_ctl_destroy(ctl);
 
 	test_map_build(dir);
+	test_group(dir);
 	char run[160];
 	snprintf(run, sizeof(run), "%s/run", dir);
 	rmdir(run);
