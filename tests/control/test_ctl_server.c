@@ -194,7 +194,8 @@ static void test_too_long(void)
 	char *big = malloc(n);
 
 	memset(big, ' ', n);
-	send_str(fd, "{\"cmd\":\"status\",\"id\":9}\n", 25);
+	const char *req = "{\"cmd\":\"status\",\"id\":9}\n";
+	send_str(fd, req, strlen(req));
 	send_str(fd, big, n);
 	char *got = read_lines(fd, 2, NULL);
 	CHECK(strstr(got, "{\"id\":9,\"ok\":true") == got &&
@@ -277,7 +278,8 @@ static void test_group(const char *dir)
 		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
 			_exit(4);
-		send_str(fd, "{\"cmd\":\"help\",\"id\":7}\n", 24);
+		const char *req = "{\"cmd\":\"help\",\"id\":7}\n";
+		send_str(fd, req, strlen(req));
 		char *got = read_lines(fd, 1, NULL);
 		_exit(strncmp(got, "{\"id\":7,\"ok\":true,", 18) == 0 ? 0 : 1);
 	}
