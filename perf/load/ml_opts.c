@@ -41,7 +41,9 @@ void ml_opts_usage(FILE *f)
 "  -R, --rate MSG/S         open loop at this rate (default: closed loop)\n"
 "  -d, --duration SEC       stop starting messages after SEC seconds\n"
 "      --timeout SEC        per reply and connect (30)\n"
-"      --json FILE          write the full result as JSON\n"
+"      --quickack           ACK every reply at once (TCP_QUICKACK): avoids\n"
+"                           the 40 ms delayed-ACK stall with servers that\n"
+"                           write one reply in several Nagle'd segments\n""      --json FILE          write the full result as JSON\n"
 "  -q, --quiet              no summary line\n",
 		f);
 }
@@ -154,6 +156,7 @@ enum {
 	OPT_RCPT = 256, OPT_RCPT_USERS, OPT_FROM, OPT_HELO, OPT_LOGNORMAL,
 	OPT_SIZE_FILE, OPT_CONTENT, OPT_EML_DIR, OPT_EICAR, OPT_POOL,
 	OPT_SEED, OPT_NO_PIPE, OPT_NO_CHUNK, OPT_TIMEOUT, OPT_JSON, OPT_NETNS,
+	OPT_QUICKACK,
 };
 
 static const struct option long_opts[] = {
@@ -184,6 +187,7 @@ static const struct option long_opts[] = {
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
 	{"json", required_argument, NULL, OPT_JSON},
 	{"netns", required_argument, NULL, OPT_NETNS},
+	{"quickack", no_argument, NULL, OPT_QUICKACK},
 	{NULL, 0, NULL, 0},
 };
 
@@ -352,6 +356,9 @@ int ml_opts_parse(struct ml_opts *o, int argc, char **argv)
 			break;
 		case OPT_NETNS:
 			o->netns = optarg;
+			break;
+		case OPT_QUICKACK:
+			o->quickack = true;
 			break;
 		default:
 			ml_opts_usage(stderr);

@@ -58,6 +58,7 @@ struct ml_opts {
 	double duration_s;       /* stop dispatching after this; 0 = none */
 	uint64_t timeout_ns;     /* per reply / connect */
 	const char *json_path;
+	bool quickack;           /* TCP_QUICKACK after every read */
 	bool quiet;
 };
 

@@ -134,14 +134,14 @@ int ml_report_json(const char *path, const struct ml_result *r)
 		   "\"size_kind\": \"%s\", \"size\": %llu, \"sigma\": %g, "
 		   "\"content\": \"%s\", \"eicar_rate\": %g, "
 		   "\"pipelining\": %s, \"chunking\": %s, \"rate\": %g, "
-		   "\"duration_s\": %g, \"pool_messages\": %u, "
+		   "\"duration_s\": %g, \"quickack\": %s, \"pool_messages\": %u, "
 		   "\"pool_bytes\": %llu},\n",
 		o->conns, o->threads, (unsigned long long)o->msgs,
 		o->msgs_per_conn, o->rcpts, sizek[o->size_kind],
 		(unsigned long long)o->size, o->sigma, content[o->content],
 		o->eicar_rate, o->pipelining ? "true" : "false",
 		o->chunking ? "true" : "false", o->rate, o->duration_s,
-		r->pool->clean_count + r->pool->eicar_count,
+		o->quickack ? "true" : "false", r->pool->clean_count + r->pool->eicar_count,
 		(unsigned long long)r->pool->bytes);
 	fprintf(f, "  \"elapsed_s\": %.6f,\n  \"msgs_per_s\": %.2f,\n"
 		   "  \"sent\": %llu,\n  \"ok\": %llu,\n  \"failed\": %llu,\n"

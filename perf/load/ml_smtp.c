@@ -3,10 +3,12 @@
  * them, and decide what to send next (RFC 5321; PIPELINING, RFC 2920;
  * CHUNKING/BDAT, RFC 3030).
  *
- * One transaction is in flight per connection.  With PIPELINING the
- * envelope and DATA (or BDAT LAST with its chunk) leave in one write; every
- * reply is counted as it arrives, and the next step is decided only when
- * the last reply due is in and nothing is being sent (act_due).
+ * With PIPELINING the envelope and DATA (or BDAT LAST with its chunk)
+ * leave in one write, and after a 354 the body, its final dot and the
+ * next message's envelope leave in one write too (RFC 2920 §3.1 allows
+ * commands after the end of data).  Every reply is counted as it arrives;
+ * the next step is decided only when the last reply due is in and nothing
+ * is being sent (act_due).
  */
 #include "ml_worker.h"
 
@@ -18,6 +20,16 @@
 
 static const char eod[] = ".\r\n";
 
+static struct ml_txn *cur(struct ml_conn *c)
+{
+	return &c->tx[c->cur];
+}
+
+static struct ml_txn *other(struct ml_conn *c)
+{
+	return &c->tx[c->cur ^ 1];
+}
+
 static void pend_push(struct ml_conn *c, enum ml_cmd cmd)
 {
 	c->pend[(c->pend_head + c->pend_count) % c->pend_cap] = (uint8_t)cmd;
@@ -26,45 +38,39 @@ static void pend_push(struct ml_conn *c, enum ml_cmd cmd)
 
 static void out_reset(struct ml_conn *c)
 {
+	c->olen = 0;
 	c->iov_i = 0;
-	c->iov_n = 1;
-	c->iov[0].iov_base = c->obuf;
-	c->iov[0].iov_len = 0;
-	c->send_has_body = false;
+	c->iov_n = 0;
 	c->send_has_eod = false;
 }
 
+static void iov_add(struct ml_conn *c, const void *p, size_t n)
+{
+	c->iov[c->iov_n].iov_base = (void *)p;
+	c->iov[c->iov_n].iov_len = n;
+	c->iov_n++;
+}
+
+/* Appends to obuf; the caller adds obuf to the iovecs once it is done. */
 __attribute__((format(printf, 2, 3)))
 static void out_cmd(struct ml_conn *c, const char *fmt, ...)
 {
-	size_t used = c->iov[0].iov_len;
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(c->obuf + used, c->obuf_cap - used, fmt, ap);
+	n = vsnprintf(c->obuf + c->olen, c->obuf_cap - c->olen, fmt, ap);
 	va_end(ap);
 	/* obuf is sized in ml_worker_init for the longest envelope. */
-	if (n < 0 || (size_t)n >= c->obuf_cap - used)
+	if (n < 0 || (size_t)n >= c->obuf_cap - c->olen)
 		abort();
-	c->iov[0].iov_len = used + (size_t)n;
+	c->olen += (size_t)n;
 }
 
-static void out_body(struct ml_conn *c, bool stuffed, bool with_eod)
+static void send_cmds(struct ml_worker *w, struct ml_conn *c)
 {
-	const struct ml_msg *m = c->msg;
-
-	c->iov[c->iov_n].iov_base =
-		(void *)(stuffed ? m->stuffed : m->raw);
-	c->iov[c->iov_n].iov_len = stuffed ? m->stuffed_len : m->raw_len;
-	c->iov_n++;
-	if (with_eod) {
-		c->iov[c->iov_n].iov_base = (void *)eod;
-		c->iov[c->iov_n].iov_len = 3;
-		c->iov_n++;
-	}
-	c->send_has_body = true;
-	c->send_has_eod = true;
+	iov_add(c, c->obuf, c->olen);
+	ml_worker_send(w, c);
 }
 
 static void send_simple(struct ml_worker *w, struct ml_conn *c,
@@ -73,73 +79,84 @@ static void send_simple(struct ml_worker *w, struct ml_conn *c,
 	out_reset(c);
 	out_cmd(c, "%s\r\n", text);
 	pend_push(c, cmd);
-	ml_worker_send(w, c);
+	send_cmds(w, c);
 }
 
-static void out_rcpt(struct ml_worker *w, struct ml_conn *c)
+static void out_rcpt(struct ml_worker *w, struct ml_conn *c,
+		     struct ml_txn *t)
 {
 	unsigned user = (unsigned)((w->rcpt_seq++ * w->o->threads + w->id) %
 				   w->o->rcpt_users);
-
-	const char *t = w->o->rcpt_tmpl, *d = strstr(t, "%d");
+	const char *tm = w->o->rcpt_tmpl, *d = strstr(tm, "%d");
 
 	/* ml_opts checked that the template holds exactly one %d. */
-	out_cmd(c, "RCPT TO:<%.*s%u%s>\r\n", (int)(d - t), t, user, d + 2);
+	out_cmd(c, "RCPT TO:<%.*s%u%s>\r\n", (int)(d - tm), tm, user, d + 2);
 	pend_push(c, ML_CMD_RCPT);
-	c->rcpt_sent++;
+	t->rcpt_sent++;
 }
 
-/* DATA, or BDAT LAST with the whole message as its one chunk. */
-static void out_content_cmd(struct ml_conn *c)
+/*
+ * MAIL, and with PIPELINING all RCPTs and DATA too, into obuf.  With BDAT
+ * the command and its chunk (the whole message) follow, so obuf must then
+ * be the last text of this write: the caller adds the body after it.
+ */
+static void out_envelope(struct ml_worker *w, struct ml_conn *c,
+			 struct ml_txn *t)
 {
-	if (c->use_bdat) {
-		out_cmd(c, "BDAT %zu LAST\r\n", c->msg->raw_len);
-		out_body(c, false, false);
+	unsigned i;
+
+	t->use_bdat = c->chunking;
+	out_cmd(c, "MAIL FROM:<%s>\r\n", w->o->from);
+	pend_push(c, ML_CMD_MAIL);
+	if (!c->pipelining)
+		return;
+	for (i = 0; i < w->o->rcpts; i++)
+		out_rcpt(w, c, t);
+	if (t->use_bdat) {
+		out_cmd(c, "BDAT %zu LAST\r\n", t->msg->raw_len);
 		pend_push(c, ML_CMD_BDAT);
 	} else {
 		out_cmd(c, "DATA\r\n");
 		pend_push(c, ML_CMD_DATA);
 	}
+	w->st.pipelined++;
+	if (t->use_bdat)
+		w->st.bdat_used++;
 }
 
-/* Begin the transaction for the message ml_worker_take_msg() assigned. */
+/* Begin the transaction for the message ml_worker_take_msg() put in
+ * tx[cur]. */
 void ml_smtp_start(struct ml_worker *w, struct ml_conn *c)
 {
-	unsigned i;
+	struct ml_txn *t = cur(c);
 
-	c->use_bdat = c->chunking;
 	out_reset(c);
-	out_cmd(c, "MAIL FROM:<%s>\r\n", w->o->from);
-	pend_push(c, ML_CMD_MAIL);
-	if (c->pipelining) {
-		for (i = 0; i < w->o->rcpts; i++)
-			out_rcpt(w, c);
-		out_content_cmd(c);
-		w->st.pipelined++;
+	out_envelope(w, c, t);
+	iov_add(c, c->obuf, c->olen);
+	if (c->pipelining && t->use_bdat) {
+		iov_add(c, t->msg->raw, t->msg->raw_len);
+		c->send_has_eod = true;
 	}
-	if (c->use_bdat)
-		w->st.bdat_used++;
 	ml_worker_send(w, c);
 }
 
-static void finish_msg(struct ml_worker *w, struct ml_conn *c, int outcome)
+static void finish_msg(struct ml_worker *w, struct ml_conn *c,
+		       struct ml_txn *t, int outcome)
 {
-	if (!c->has_msg)
+	if (!t->active)
 		return;
 	if (outcome < 0 || outcome >= ML_OUT_COUNT)
 		outcome = ML_OUT_PROTO;
 	w->st.outcome[outcome]++;
 	if (outcome == ML_OUT_OK) {
-		uint64_t t = c->t_reply_ns;
+		uint64_t r = t->t_reply_ns;
 
-		ml_hist_record(&w->st.eod,
-			       t > c->t_eod_ns ? t - c->t_eod_ns : 0);
-		ml_hist_record(&w->st.sched, t > c->t_intended_ns
-						     ? t - c->t_intended_ns
-						     : 0);
+		ml_hist_record(&w->st.eod, r > t->t_eod_ns ? r - t->t_eod_ns : 0);
+		ml_hist_record(&w->st.sched,
+			       r > t->t_intended_ns ? r - t->t_intended_ns : 0);
 	}
-	c->has_msg = false;
-	c->msg = NULL;
+	t->active = false;
+	t->msg = NULL;
 	c->msgs_on_conn++;
 }
 
@@ -155,16 +172,23 @@ static int fail_of(int code)
 	}
 }
 
-/* After a message: the next one, a pause, or QUIT. */
-static void next_msg(struct ml_worker *w, struct ml_conn *c)
+/* May the connection carry one more message after `ahead` unfinished? */
+static bool conn_has_room(const struct ml_worker *w, const struct ml_conn *c,
+			  unsigned ahead)
 {
 	unsigned per = w->o->msgs_per_conn;
 
-	if ((per && c->msgs_on_conn >= per) || ml_worker_exhausted(w)) {
+	return per == 0 || c->msgs_on_conn + ahead < per;
+}
+
+/* After a message: the next one, a pause, or QUIT. */
+static void next_msg(struct ml_worker *w, struct ml_conn *c)
+{
+	if (!conn_has_room(w, c, 0) || ml_worker_exhausted(w)) {
 		send_simple(w, c, ML_CMD_QUIT, "QUIT");
 		return;
 	}
-	if (ml_worker_take_msg(w, c))
+	if (ml_worker_take_msg(w, cur(c)))
 		ml_smtp_start(w, c);
 	else
 		ml_worker_park(w, c);
@@ -173,23 +197,67 @@ static void next_msg(struct ml_worker *w, struct ml_conn *c)
 /* A greeting or HELO failed: the message fails and the connection goes. */
 static void fail_session(struct ml_worker *w, struct ml_conn *c, int code)
 {
-	finish_msg(w, c, fail_of(code));
+	finish_msg(w, c, cur(c), fail_of(code));
 	ml_worker_close(w, c);
 }
 
 static void after_txn_failure(struct ml_worker *w, struct ml_conn *c,
 			      int outcome)
 {
-	finish_msg(w, c, outcome);
+	bool mail_ok = cur(c)->mail_ok;
+
+	finish_msg(w, c, cur(c), outcome);
 	/* A transaction whose MAIL was accepted must be reset (§4.1.1.5). */
-	if (c->mail_ok)
+	if (mail_ok)
 		send_simple(w, c, ML_CMD_RSET, "RSET");
 	else
 		next_msg(w, c);
 }
 
+/* The outcome of a transaction whose final reply (to "." or BDAT LAST)
+ * is `code`. */
+static int final_outcome(const struct ml_txn *t, int code)
+{
+	if (t->fail >= 0)
+		return t->fail;
+	if (t->rcpt_ok == 0)
+		return t->rcpt_fail >= 0 ? t->rcpt_fail : ML_OUT_PROTO;
+	if (code < 200 || code >= 300)
+		return fail_of(code);
+	return ML_OUT_OK;
+}
+
+/* 354: the body and its dot, and the next envelope if one may follow. */
+static void send_body(struct ml_worker *w, struct ml_conn *c)
+{
+	struct ml_txn *t = cur(c), *n = other(c);
+
+	out_reset(c);
+	if (t->fail >= 0 || t->rcpt_ok == 0) {
+		/* RFC 2920 §3.1: 354 with no valid recipient: send an empty
+		 * message and discard the reply. */
+		if (t->fail < 0)
+			t->fail = t->rcpt_fail;
+		iov_add(c, eod, 3);
+		pend_push(c, ML_CMD_DOT);
+		ml_worker_send(w, c);
+		return;
+	}
+	iov_add(c, t->msg->stuffed, t->msg->stuffed_len);
+	iov_add(c, eod, 3);
+	c->send_has_eod = true;
+	pend_push(c, ML_CMD_DOT);
+	if (c->pipelining && !c->chunking && conn_has_room(w, c, 1) &&
+	    ml_worker_take_msg(w, n)) {
+		out_envelope(w, c, n);
+		iov_add(c, c->obuf, c->olen);
+	}
+	ml_worker_send(w, c);
+}
+
 static void act(struct ml_worker *w, struct ml_conn *c)
 {
+	struct ml_txn *t = cur(c);
 	int code = c->last_code;
 	bool ok = code >= 200 && code < 300;
 
@@ -203,7 +271,7 @@ static void act(struct ml_worker *w, struct ml_conn *c)
 		out_reset(c);
 		out_cmd(c, "EHLO %s\r\n", w->o->helo);
 		pend_push(c, ML_CMD_EHLO);
-		ml_worker_send(w, c);
+		send_cmds(w, c);
 		return;
 	case ML_CMD_EHLO:
 		if (!ok) {
@@ -211,7 +279,7 @@ static void act(struct ml_worker *w, struct ml_conn *c)
 			out_reset(c);
 			out_cmd(c, "HELO %s\r\n", w->o->helo);
 			pend_push(c, ML_CMD_HELO);
-			ml_worker_send(w, c);
+			send_cmds(w, c);
 			return;
 		}
 		/* fall through */
@@ -220,78 +288,68 @@ static void act(struct ml_worker *w, struct ml_conn *c)
 			fail_session(w, c, code);
 			return;
 		}
-		if (c->has_msg)
+		if (t->active)
 			ml_smtp_start(w, c);
 		else
 			next_msg(w, c);
 		return;
 	case ML_CMD_MAIL:
-		if (!c->mail_ok) {
-			after_txn_failure(w, c, c->fail);
+		if (!t->mail_ok) {
+			after_txn_failure(w, c, t->fail);
 			return;
 		}
 		out_reset(c);
-		out_rcpt(w, c);
-		ml_worker_send(w, c);
+		out_rcpt(w, c, t);
+		send_cmds(w, c);
 		return;
 	case ML_CMD_RCPT:
-		if (c->rcpt_sent < w->o->rcpts) {
-			out_reset(c);
-			out_rcpt(w, c);
-			ml_worker_send(w, c);
-			return;
-		}
-		if (c->rcpt_ok == 0) {
-			after_txn_failure(w, c, c->rcpt_fail);
-			return;
-		}
 		out_reset(c);
-		out_content_cmd(c);
-		ml_worker_send(w, c);
+		if (t->rcpt_sent < w->o->rcpts) {
+			out_rcpt(w, c, t);
+			send_cmds(w, c);
+			return;
+		}
+		if (t->rcpt_ok == 0) {
+			after_txn_failure(w, c, t->rcpt_fail);
+			return;
+		}
+		if (t->use_bdat) {
+			out_cmd(c, "BDAT %zu LAST\r\n", t->msg->raw_len);
+			pend_push(c, ML_CMD_BDAT);
+			iov_add(c, c->obuf, c->olen);
+			iov_add(c, t->msg->raw, t->msg->raw_len);
+			c->send_has_eod = true;
+			ml_worker_send(w, c);
+			w->st.bdat_used++;
+			return;
+		}
+		out_cmd(c, "DATA\r\n");
+		pend_push(c, ML_CMD_DATA);
+		send_cmds(w, c);
 		return;
 	case ML_CMD_DATA:
 		if (code != 354) {
-			if (c->fail < 0)
-				c->fail = fail_of(code);
-			if (c->rcpt_ok == 0 && c->mail_ok)
-				c->fail = c->rcpt_fail;
-			after_txn_failure(w, c, c->fail);
+			if (t->fail < 0)
+				t->fail = t->rcpt_ok == 0 && t->mail_ok
+						  ? t->rcpt_fail
+						  : fail_of(code);
+			after_txn_failure(w, c, t->fail);
 			return;
 		}
-		out_reset(c);
-		c->iov_n = 0;
-		if (c->fail >= 0 || c->rcpt_ok == 0) {
-			/* RFC 2920 §3.1: 354 with no valid recipient: send
-			 * an empty message and discard the reply. */
-			if (c->fail < 0)
-				c->fail = c->rcpt_fail;
-			c->iov[0].iov_base = (void *)eod;
-			c->iov[0].iov_len = 3;
-			c->iov_n = 1;
-		} else {
-			out_body(c, true, true);
-		}
-		pend_push(c, ML_CMD_DOT);
-		ml_worker_send(w, c);
+		send_body(w, c);
 		return;
 	case ML_CMD_DOT:
-	case ML_CMD_BDAT:
-		if (c->fail < 0 && c->rcpt_ok == 0)
-			c->fail = c->rcpt_fail >= 0 ? c->rcpt_fail
-						    : ML_OUT_PROTO;
-		if (c->fail < 0 && !ok)
-			c->fail = fail_of(code);
-		if (c->fail >= 0) {
-			if (c->last_cmd == ML_CMD_BDAT) {
-				after_txn_failure(w, c, c->fail);
-				return;
-			}
-			finish_msg(w, c, c->fail);
-		} else {
-			finish_msg(w, c, ML_OUT_OK);
+	case ML_CMD_BDAT: {
+		int outcome = final_outcome(t, code);
+
+		if (outcome != ML_OUT_OK && c->last_cmd == ML_CMD_BDAT) {
+			after_txn_failure(w, c, outcome);
+			return;
 		}
+		finish_msg(w, c, t, outcome);
 		next_msg(w, c);
 		return;
+	}
 	case ML_CMD_RSET:
 		next_msg(w, c);
 		return;
@@ -323,6 +381,7 @@ static bool word_is(const char *p, size_t n, const char *kw)
 static void on_reply(struct ml_worker *w, struct ml_conn *c, int code)
 {
 	enum ml_cmd cmd = (enum ml_cmd)c->pend[c->pend_head];
+	struct ml_txn *t = cur(c);
 	bool ok = code >= 200 && code < 300;
 
 	c->pend_head = (c->pend_head + 1) % c->pend_cap;
@@ -334,21 +393,27 @@ static void on_reply(struct ml_worker *w, struct ml_conn *c, int code)
 
 	switch (cmd) {
 	case ML_CMD_MAIL:
-		c->mail_ok = ok;
-		if (!ok && c->fail < 0)
-			c->fail = fail_of(code);
+		t->mail_ok = ok;
+		if (!ok && t->fail < 0)
+			t->fail = fail_of(code);
 		break;
 	case ML_CMD_RCPT:
 		if (ok)
-			c->rcpt_ok++;
-		else if (c->rcpt_fail < 0)
-			c->rcpt_fail = fail_of(code);
+			t->rcpt_ok++;
+		else if (t->rcpt_fail < 0)
+			t->rcpt_fail = fail_of(code);
 		break;
 	case ML_CMD_DOT:
 	case ML_CMD_BDAT:
-		c->t_reply_ns = ml_now_ns();
-		if (!c->eod_done)
-			c->t_eod_ns = c->t_reply_ns;
+		t->t_reply_ns = ml_now_ns();
+		if (!t->eod_done)
+			t->t_eod_ns = t->t_reply_ns;
+		if (other(c)->active) {
+			/* The next envelope was pipelined behind this
+			 * message: it is done, its successor is current. */
+			finish_msg(w, c, t, final_outcome(t, code));
+			c->cur ^= 1;
+		}
 		break;
 	default:
 		break;
@@ -416,11 +481,13 @@ void ml_smtp_received(struct ml_worker *w, struct ml_conn *c, size_t n)
 
 void ml_smtp_sent(struct ml_worker *w, struct ml_conn *c)
 {
-	if (c->send_has_eod && c->has_msg) {
-		c->t_eod_ns = ml_now_ns();
-		c->eod_done = true;
-		w->st.bytes_sent += c->use_bdat ? c->msg->raw_len
-						: c->msg->stuffed_len;
+	struct ml_txn *t = cur(c);
+
+	if (c->send_has_eod && t->active) {
+		t->t_eod_ns = ml_now_ns();
+		t->eod_done = true;
+		w->st.bytes_sent +=
+			t->use_bdat ? t->msg->raw_len : t->msg->stuffed_len;
 	}
 	maybe_act(w, c);
 }
@@ -436,6 +503,13 @@ void ml_smtp_connected(struct ml_worker *w, struct ml_conn *c)
 
 void ml_smtp_abort(struct ml_worker *w, struct ml_conn *c, int outcome)
 {
-	finish_msg(w, c, outcome);
+	finish_msg(w, c, cur(c), outcome);
+	finish_msg(w, c, other(c), outcome);
 	ml_worker_close(w, c);
+}
+
+void ml_smtp_quit(struct ml_worker *w, struct ml_conn *c)
+{
+	c->act_due = false;
+	send_simple(w, c, ML_CMD_QUIT, "QUIT");
 }

@@ -108,7 +108,7 @@ static uint64_t intended_ns(const struct ml_worker *w, uint64_t i)
 	return w->t0_ns + i * w->interval_ns;
 }
 
-bool ml_worker_take_msg(struct ml_worker *w, struct ml_conn *c)
+bool ml_worker_take_msg(struct ml_worker *w, struct ml_txn *t)
 {
 	const struct ml_pool *p = w->pool;
 	uint64_t now;
@@ -118,21 +118,22 @@ bool ml_worker_take_msg(struct ml_worker *w, struct ml_conn *c)
 	now = ml_now_ns();
 	if (w->rate > 0 && intended_ns(w, w->dispatched) > now)
 		return false;
-	c->t_intended_ns = w->rate > 0 ? intended_ns(w, w->dispatched) : now;
+	t->t_intended_ns = w->rate > 0 ? intended_ns(w, w->dispatched) : now;
 	w->dispatched++;
 	if (p->eicar_count && ml_rand01(&w->rng) < w->o->eicar_rate) {
-		c->msg = &p->eicar[ml_rand(&w->rng) % p->eicar_count];
+		t->msg = &p->eicar[ml_rand(&w->rng) % p->eicar_count];
 		w->st.eicar_sent++;
 	} else {
-		c->msg = &p->clean[(w->msg_seq++ * w->o->threads + w->id) %
+		t->msg = &p->clean[(w->msg_seq++ * w->o->threads + w->id) %
 				   p->clean_count];
 	}
-	c->has_msg = true;
-	c->eod_done = false;
-	c->t_eod_ns = c->t_reply_ns = 0;
-	c->mail_ok = false;
-	c->rcpt_sent = c->rcpt_ok = 0;
-	c->fail = c->rcpt_fail = -1;
+	t->active = true;
+	t->eod_done = false;
+	t->use_bdat = false;
+	t->t_eod_ns = t->t_reply_ns = 0;
+	t->mail_ok = false;
+	t->rcpt_sent = t->rcpt_ok = 0;
+	t->fail = t->rcpt_fail = -1;
 	w->st.started++;
 	return true;
 }
@@ -179,14 +180,15 @@ static void dispatch(struct ml_worker *w)
 
 		if (w->nidle) {
 			c = &w->conns[w->idle[--w->nidle]];
-			if (!ml_worker_take_msg(w, c)) {
+			if (!ml_worker_take_msg(w, &c->tx[c->cur])) {
 				w->nidle++;
 				break;
 			}
 			ml_smtp_start(w, c);
 		} else if (w->nfree) {
 			c = &w->conns[w->freel[w->nfree - 1]];
-			if (!ml_worker_take_msg(w, c))
+			c->cur = 0;
+			if (!ml_worker_take_msg(w, &c->tx[0]))
 				break;
 			w->nfree--;
 			open_conn(w, c);
@@ -198,17 +200,7 @@ static void dispatch(struct ml_worker *w)
 		while (w->nidle) {
 			struct ml_conn *c = &w->conns[w->idle[--w->nidle]];
 
-			c->act_due = false;
-			c->iov_i = 0;
-			c->iov_n = 1;
-			c->iov[0].iov_base = c->obuf;
-			c->iov[0].iov_len = 6;
-			memcpy(c->obuf, "QUIT\r\n", 6);
-			c->pend[(c->pend_head + c->pend_count) % c->pend_cap] =
-				ML_CMD_QUIT;
-			c->pend_count++;
-			c->send_has_body = c->send_has_eod = false;
-			ml_worker_send(w, c);
+			ml_smtp_quit(w, c);
 		}
 	}
 }
@@ -219,7 +211,7 @@ static void dropped(struct ml_worker *w, struct ml_conn *c)
 	bool quitting = c->pend_count == 1 &&
 			c->pend[c->pend_head] == ML_CMD_QUIT;
 
-	if (!quitting && (c->pend_count || c->has_msg))
+	if (!quitting && (c->pend_count || c->tx[c->cur].active))
 		w->st.conn_dropped++;
 	ml_smtp_abort(w, c, ML_OUT_CONN_ERR);
 }
@@ -253,6 +245,13 @@ static void on_cqe(struct ml_worker *w, uint64_t ud, int res)
 		if (res <= 0) {
 			dropped(w, c);
 			return;
+		}
+		if (w->o->quickack) {
+			int one = 1;
+
+			/* Linux leaves quick-ACK mode on its own: renew it. */
+			setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one,
+				   sizeof(one));
 		}
 		ml_smtp_received(w, c, (size_t)res);
 		if (c->state == ML_CS_OPEN)
@@ -394,7 +393,7 @@ void *ml_worker_run(void *arg)
 
 int ml_worker_init(struct ml_worker *w)
 {
-	size_t obuf_cap = 512 + (size_t)w->o->rcpts * 256;
+	size_t obuf_cap = 1024 + (size_t)w->o->rcpts * 256;
 	unsigned i;
 
 	ml_hist_init(&w->st.eod);
@@ -413,7 +412,8 @@ int ml_worker_init(struct ml_worker *w)
 		c->fd = -1;
 		c->idx = i;
 		c->state = ML_CS_FREE;
-		c->pend_cap = w->o->rcpts + 4;
+		/* Two envelopes (MAIL, RCPTs, DATA) and a dot in flight. */
+		c->pend_cap = 2 * (w->o->rcpts + 2) + 4;
 		c->pend = calloc(c->pend_cap, 1);
 		c->obuf_cap = obuf_cap;
 		c->obuf = malloc(obuf_cap);

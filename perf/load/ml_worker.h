@@ -36,6 +36,21 @@ enum ml_conn_state {
 	ML_CS_CLOSING,     /* shut down, waiting for its operations */
 };
 
+/* One message's transaction on a connection. */
+struct ml_txn {
+	bool active;
+	const struct ml_msg *msg;
+	uint64_t t_intended_ns;
+	uint64_t t_eod_ns;
+	uint64_t t_reply_ns;
+	bool eod_done;
+	bool use_bdat;
+	bool mail_ok;
+	unsigned rcpt_sent, rcpt_ok;
+	int fail;                /* enum ml_outcome, or -1 while none */
+	int rcpt_fail;           /* outcome of the first refused RCPT */
+};
+
 struct ml_conn {
 	int fd;
 	uint32_t idx;
@@ -55,18 +70,11 @@ struct ml_conn {
 	enum ml_cmd last_cmd;
 	int last_code;
 
-	/* The message in progress, if has_msg. */
-	bool has_msg;
-	const struct ml_msg *msg;
-	uint64_t t_intended_ns;
-	uint64_t t_eod_ns;
-	uint64_t t_reply_ns;
-	bool eod_done;
-	bool use_bdat;
-	bool mail_ok;
-	unsigned rcpt_sent, rcpt_ok;
-	int fail;                /* enum ml_outcome, or -1 while none */
-	int rcpt_fail;           /* outcome of the first refused RCPT */
+	/* Transactions: tx[cur] is the one replies are for; with PIPELINING
+	 * the next one's envelope may follow the current one's body in the
+	 * same write (RFC 2920 §3.1), so it lives in the other slot. */
+	struct ml_txn tx[2];
+	unsigned cur;
 
 	/* Reply bytes not yet parsed. */
 	char rbuf[ML_RBUF_SIZE];
@@ -75,10 +83,10 @@ struct ml_conn {
 	/* Commands being sent, and what the current send covers. */
 	char *obuf;
 	size_t obuf_cap;
-	struct iovec iov[3];
+	size_t olen;
+	struct iovec iov[4];
 	unsigned iov_i, iov_n;
-	bool send_has_body;
-	bool send_has_eod;
+	bool send_has_eod;       /* the send ends tx[cur]'s content */
 	struct msghdr mh;
 };
 
@@ -124,8 +132,8 @@ uint64_t ml_now_ns(void);
 /* Called by ml_smtp.c. */
 void ml_worker_send(struct ml_worker *w, struct ml_conn *c);
 void ml_worker_close(struct ml_worker *w, struct ml_conn *c);
-/* A message for c if one is due now: fills c's message fields. */
-bool ml_worker_take_msg(struct ml_worker *w, struct ml_conn *c);
+/* A message for t if one is due now: fills and activates t. */
+bool ml_worker_take_msg(struct ml_worker *w, struct ml_txn *t);
 /* True once no further message will be handed out. */
 bool ml_worker_exhausted(const struct ml_worker *w);
 /* c is open and has nothing to do until a message is due. */
@@ -136,7 +144,9 @@ void ml_smtp_connected(struct ml_worker *w, struct ml_conn *c);
 void ml_smtp_received(struct ml_worker *w, struct ml_conn *c, size_t n);
 void ml_smtp_sent(struct ml_worker *w, struct ml_conn *c);
 void ml_smtp_start(struct ml_worker *w, struct ml_conn *c);
-/* The connection failed or timed out: end the message with outcome. */
+/* An idle connection with nothing more to send says goodbye. */
+void ml_smtp_quit(struct ml_worker *w, struct ml_conn *c);
+/* The connection failed or timed out: end its messages with outcome. */
 void ml_smtp_abort(struct ml_worker *w, struct ml_conn *c, int outcome);
 
 #endif
