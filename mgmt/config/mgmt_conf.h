@@ -32,8 +32,8 @@
 #include "mgmt_dlv_route.h"
 
 struct mgmt_conf_addr {
-	char text[80];			/* as written: "127.0.0.1:2525" */
-	struct sockaddr_storage sa;	/* AF_INET or AF_INET6, port set */
+	char text[80];		    /* as written: "127.0.0.1:2525" */
+	struct sockaddr_storage sa; /* AF_INET or AF_INET6, port set */
 	socklen_t sa_len;
 };
 
@@ -64,21 +64,21 @@ enum mgmt_conf_no_scanner {
 };
 
 struct mgmt_conf_domain {
-	char *name;		/* lower case, no trailing dot */
-	bool catch_all;		/* recipients = "catch-all" */
-	char **recipients;	/* recipients = ["alice", "bob@..."] */
+	char *name;	   /* lower case, no trailing dot */
+	bool catch_all;	   /* recipients = "catch-all" */
+	char **recipients; /* recipients = ["alice", "bob@..."] */
 	unsigned recipient_count;
-	char *map;		/* LMDB map of valid recipients, or NULL */
+	char *map; /* LMDB map of valid recipients, or NULL */
 };
 
 struct mgmt_conf_route {
-	char *domain;		/* lower case */
-	char *text;		/* as written */
+	char *domain; /* lower case */
+	char *text;   /* as written */
 	struct mgmt_dlv_route route;
 };
 
 struct mgmt_conf {
-	char *source;		/* the file it was loaded from */
+	char *source; /* the file it was loaded from */
 
 	struct {
 		enum mgmt_conf_backend backend;
@@ -86,12 +86,12 @@ struct mgmt_conf {
 		struct {
 			char **eal_args;
 			unsigned eal_arg_count;
-			char *port;		/* a --vdev spec or PCI address */
-			char *address;		/* "10.77.0.1/24" */
-			uint32_t addr_be;	/* parsed address, network order */
+			char *port;	  /* a --vdev spec or PCI address */
+			char *address;	  /* "10.77.0.1/24" */
+			uint32_t addr_be; /* parsed address, network order */
 			unsigned prefix_len;
-			char *gateway;		/* "" or an IPv4 address */
-			uint32_t gateway_be;	/* 0 when none */
+			char *gateway;	     /* "" or an IPv4 address */
+			uint32_t gateway_be; /* 0 when none */
 			unsigned mbufs;
 		} dpdk;
 	} dataplane;
@@ -101,7 +101,7 @@ struct mgmt_conf {
 		unsigned listen_count;
 		char *hostname;
 		bool proxy_protocol;
-		uint64_t max_message_size;	/* bytes */
+		uint64_t max_message_size; /* bytes */
 		unsigned max_recipients;
 		unsigned max_errors;
 		unsigned max_junk_commands;
@@ -123,8 +123,8 @@ struct mgmt_conf {
 		uint64_t segment_size;
 		enum mgmt_conf_durability durability;
 		enum mgmt_conf_sync_method sync_method;
-		uint64_t quota;			/* bytes */
-		unsigned high_water;		/* percent of quota */
+		uint64_t quota;	     /* bytes */
+		unsigned high_water; /* percent of quota */
 		unsigned low_water;
 		uint64_t max_lifetime_ms;
 	} queue;
@@ -148,30 +148,30 @@ struct mgmt_conf {
 	} scan;
 
 	struct {
-		struct mgmt_conf_route default_route;	/* domain = NULL */
+		struct mgmt_conf_route default_route; /* domain = NULL */
 		struct mgmt_conf_route *routes;
 		unsigned route_count;
 		unsigned concurrency_per_destination;
 		uint64_t *retry_schedule_ms;
 		unsigned retry_count;
 		uint64_t connect_timeout_ms;
-		uint64_t delay_warning_ms;		/* 0 = never */
+		uint64_t delay_warning_ms; /* 0 = never */
 	} delivery;
 
 	struct {
 		char *socket;
-		char *group;		/* "" = root and the daemon's user only */
+		char *group; /* "" = root and the daemon's user only */
 	} control;
 
 	struct {
-		int level;		/* enum mx_log_level */
-		char *target;		/* "stderr", "syslog" or a file path */
+		int level;    /* enum mx_log_level */
+		char *target; /* "stderr", "syslog" or a file path */
 	} log;
 
 	char *pid_file;
 
 	struct {
-		char *http_listen;		/* "" = off */
+		char *http_listen; /* "" = off */
 		bool http_enabled;
 		struct mgmt_conf_addr http;
 	} metrics;

@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#define FIELD(conf, key, type) ((const type *)((const char *)(conf) + (key)->off))
-#define COUNT(conf, key) (*(const unsigned *)((const char *)(conf) + (key)->off2))
+#define FIELD(conf, key, type)                                                 \
+	((const type *)((const char *)(conf) + (key)->off))
+#define COUNT(conf, key)                                                       \
+	(*(const unsigned *)((const char *)(conf) + (key)->off2))
 
 static json_t *duration_json(uint64_t ms)
 {
@@ -35,8 +37,7 @@ static json_t *duration_json(uint64_t ms)
 	return json_string(buf);
 }
 
-static const char *enum_name(const char *enums, int idx, char *buf,
-			     size_t len)
+static const char *enum_name(const char *enums, int idx, char *buf, size_t len)
 {
 	const char *e = enums;
 
@@ -69,7 +70,7 @@ static json_t *domains_json(const struct mgmt_conf *c)
 			json_t *a = json_array();
 			for (unsigned j = 0; j < d->recipient_count; j++)
 				json_array_append_new(
-					a, json_string(d->recipients[j]));
+				    a, json_string(d->recipients[j]));
 			json_object_set_new(v, "recipients", a);
 		}
 		json_object_set_new(o, d->name, v);
@@ -94,10 +95,10 @@ static json_t *value_json(const struct mgmt_conf_key *k,
 		return duration_json(*FIELD(c, k, uint64_t));
 	case MGMT_CONF_T_ENUM:
 		return json_string(
-			enum_name(k->enums, *FIELD(c, k, int), buf, sizeof(buf)));
+		    enum_name(k->enums, *FIELD(c, k, int), buf, sizeof(buf)));
 	case MGMT_CONF_T_LISTEN_LIST: {
 		const struct mgmt_conf_addr *l =
-			*FIELD(c, k, struct mgmt_conf_addr *);
+		    *FIELD(c, k, struct mgmt_conf_addr *);
 		a = json_array();
 		for (unsigned i = 0; a && i < COUNT(c, k); i++)
 			json_array_append_new(a, json_string(l[i].text));
@@ -123,8 +124,8 @@ static json_t *value_json(const struct mgmt_conf_key *k,
 		a = json_object();
 		for (unsigned i = 0; a && i < c->delivery.route_count; i++)
 			json_object_set_new(
-				a, c->delivery.routes[i].domain,
-				json_string(c->delivery.routes[i].text));
+			    a, c->delivery.routes[i].domain,
+			    json_string(c->delivery.routes[i].text));
 		return a;
 	case MGMT_CONF_T_DOMAINS:
 		return domains_json(c);

@@ -26,7 +26,7 @@ struct load_ctx {
 
 static int kerr(struct load_ctx *lc, const char *file, unsigned line,
 		const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6)));
 
 static int kerr(struct load_ctx *lc, const char *file, unsigned line,
 		const char *key, const char *fmt, ...)
@@ -108,9 +108,8 @@ static int walk(struct load_ctx *lc, const struct mgmt_ucl_node *obj,
 			const struct mgmt_ucl_node *at = c;
 			if (mgmt_conf_key_set(key, c, lc->conf, &at, why,
 					      sizeof(why)) != 0)
-				return kerr(lc, at->file,
-					    at->line, path,
-					    "%s", why);
+				return kerr(lc, at->file, at->line, path, "%s",
+					    why);
 			continue;
 		}
 		if (!mgmt_conf_is_section(path))
@@ -135,13 +134,13 @@ static int apply_defaults(struct load_ctx *lc)
 		 * file does not set one: see finish_defaults(). */
 		if (key->def == NULL || key->type == MGMT_CONF_T_HOSTNAME)
 			continue;
-		struct mgmt_ucl_doc *d = mgmt_ucl_parse_value(
-			"default", key->def, why, sizeof(why));
+		struct mgmt_ucl_doc *d =
+		    mgmt_ucl_parse_value("default", key->def, why, sizeof(why));
 		if (d == NULL)
 			return kerr(lc, "default", 0, key->path, "%s", why);
 		const struct mgmt_ucl_node *at;
-		int rc = mgmt_conf_key_set(key, mgmt_ucl_root(d), lc->conf,
-					   &at, why, sizeof(why));
+		int rc = mgmt_conf_key_set(key, mgmt_ucl_root(d), lc->conf, &at,
+					   why, sizeof(why));
 		mgmt_ucl_free(d);
 		if (rc != 0)
 			return kerr(lc, "default", 0, key->path, "%s", why);
@@ -175,8 +174,8 @@ static int apply_override(struct load_ctx *lc, struct mgmt_ucl_doc *doc,
 		return kerr(lc, origin, 0, ov, "expected key=value");
 	memcpy(path, ov, (size_t)(eq - ov));
 	path[eq - ov] = '\0';
-	for (size_t n = strlen(path); n > 0 && (path[n - 1] == ' ' ||
-						path[n - 1] == '\t');)
+	for (size_t n = strlen(path);
+	     n > 0 && (path[n - 1] == ' ' || path[n - 1] == '\t');)
 		path[--n] = '\0';
 
 	/* Segments: the object names to walk, then the leaf key. */
@@ -187,7 +186,8 @@ static int apply_override(struct load_ctx *lc, struct mgmt_ucl_doc *doc,
 	if (strncmp(split, "domains.", 8) == 0) {
 		char *last = strrchr(split + 8, '.');
 		if (last == NULL || last == split + 8)
-			return kerr(lc, origin, 0, path, "expected "
+			return kerr(lc, origin, 0, path,
+				    "expected "
 				    "domains.NAME.recipients or "
 				    "domains.NAME.map");
 		*last = '\0';
@@ -204,7 +204,7 @@ static int apply_override(struct load_ctx *lc, struct mgmt_ucl_doc *doc,
 		segs[nseg++] = split + 16;
 	} else {
 		if (mgmt_conf_key_find(path) == NULL) {
-			struct mgmt_ucl_node fake = { .file = file };
+			struct mgmt_ucl_node fake = {.file = file};
 			return unknown_key(lc, &fake, path);
 		}
 		for (char *s = split, *dot; nseg < 8; s = dot + 1) {
@@ -215,10 +215,9 @@ static int apply_override(struct load_ctx *lc, struct mgmt_ucl_doc *doc,
 			*dot = '\0';
 		}
 	}
-	struct mgmt_ucl_doc *vd = mgmt_ucl_parse_value(origin, eq + 1, why,
-						       sizeof(why));
-	if (vd == NULL)
-	{
+	struct mgmt_ucl_doc *vd =
+	    mgmt_ucl_parse_value(origin, eq + 1, why, sizeof(why));
+	if (vd == NULL) {
 		/* Drop the parser's "-o[N]:1: " prefix; ours says it. */
 		const char *r = strstr(why, ": ");
 		return kerr(lc, origin, 0, path, "%s", r ? r + 2 : why);
@@ -231,7 +230,8 @@ static int apply_override(struct load_ctx *lc, struct mgmt_ucl_doc *doc,
 	for (unsigned i = 0; i + 1 < nseg; i++) {
 		obj = mgmt_ucl_obj_child(doc, obj, segs[i], file, 0);
 		if (obj == NULL)
-			return kerr(lc, origin, 0, path, "cannot set inside "
+			return kerr(lc, origin, 0, path,
+				    "cannot set inside "
 				    "a value that is not a section");
 	}
 	if (mgmt_ucl_obj_replace(doc, obj, segs[nseg - 1], v) != 0)
@@ -243,8 +243,8 @@ static int apply_override(struct load_ctx *lc, struct mgmt_ucl_doc *doc,
 static int finish_defaults(struct load_ctx *lc)
 {
 	static const struct mgmt_ucl_node empty = {
-		.type = MGMT_UCL_STRING,
-		.text = (char *)"",
+	    .type = MGMT_UCL_STRING,
+	    .text = (char *)"",
 	};
 	const struct mgmt_ucl_node *at;
 	char why[512];
@@ -271,15 +271,18 @@ static int cross_check(struct load_ctx *lc, struct mgmt_ucl_node *root)
 	if (c->domain_count == 0) {
 		n = mgmt_ucl_lookup(root, "domains");
 		return kerr(lc, n ? n->file : lc->top_file, n ? n->line : 0,
-			    "domains", "at least one accepted domain is "
+			    "domains",
+			    "at least one accepted domain is "
 			    "required (mxgate is never an open relay)");
 	}
 	if (c->queue.low_water >= c->queue.high_water) {
 		n = mgmt_ucl_lookup(mgmt_ucl_lookup(root, "queue"),
 				    "low_water");
 		return kerr(lc, n ? n->file : lc->top_file, n ? n->line : 0,
-			    "queue.low_water", "must be below queue.high_water "
-			    "(%u)", c->queue.high_water);
+			    "queue.low_water",
+			    "must be below queue.high_water "
+			    "(%u)",
+			    c->queue.high_water);
 	}
 	for (unsigned i = 0; i < c->delivery.route_count; i++) {
 		bool found = false;
@@ -292,7 +295,8 @@ static int cross_check(struct load_ctx *lc, struct mgmt_ucl_node *root)
 			return kerr(lc, n ? n->file : lc->top_file,
 				    n ? n->line : 0, "delivery.routes",
 				    "route for \"%s\", which is not in "
-				    "domains", c->delivery.routes[i].domain);
+				    "domains",
+				    c->delivery.routes[i].domain);
 		}
 	}
 	return 0;
@@ -303,10 +307,10 @@ int mgmt_conf_load(const char *path, const char *const *overrides,
 		   size_t errlen)
 {
 	struct load_ctx lc = {
-		.conf = out,
-		.top_file = path ? path : "(defaults)",
-		.err = err,
-		.errlen = errlen,
+	    .conf = out,
+	    .top_file = path ? path : "(defaults)",
+	    .err = err,
+	    .errlen = errlen,
 	};
 	struct mgmt_ucl_doc *doc;
 
@@ -358,21 +362,36 @@ void mgmt_conf_free(struct mgmt_conf *conf)
 static const char *type_name(enum mgmt_conf_type t)
 {
 	switch (t) {
-	case MGMT_CONF_T_BOOL: return "bool";
-	case MGMT_CONF_T_UINT: return "integer";
-	case MGMT_CONF_T_SIZE: return "size";
-	case MGMT_CONF_T_DURATION: return "duration";
-	case MGMT_CONF_T_ENUM: return "enum";
-	case MGMT_CONF_T_LISTEN_LIST: return "address list";
-	case MGMT_CONF_T_LISTEN_OPT: return "address";
-	case MGMT_CONF_T_STRLIST: return "string list";
-	case MGMT_CONF_T_DURLIST: return "duration list";
-	case MGMT_CONF_T_ROUTE: return "route";
-	case MGMT_CONF_T_ROUTES: return "object";
-	case MGMT_CONF_T_DOMAINS: return "object";
-	case MGMT_CONF_T_CIDR4: return "ipv4/prefix";
-	case MGMT_CONF_T_IPV4_OPT: return "ipv4";
-	default: return "string";
+	case MGMT_CONF_T_BOOL:
+		return "bool";
+	case MGMT_CONF_T_UINT:
+		return "integer";
+	case MGMT_CONF_T_SIZE:
+		return "size";
+	case MGMT_CONF_T_DURATION:
+		return "duration";
+	case MGMT_CONF_T_ENUM:
+		return "enum";
+	case MGMT_CONF_T_LISTEN_LIST:
+		return "address list";
+	case MGMT_CONF_T_LISTEN_OPT:
+		return "address";
+	case MGMT_CONF_T_STRLIST:
+		return "string list";
+	case MGMT_CONF_T_DURLIST:
+		return "duration list";
+	case MGMT_CONF_T_ROUTE:
+		return "route";
+	case MGMT_CONF_T_ROUTES:
+		return "object";
+	case MGMT_CONF_T_DOMAINS:
+		return "object";
+	case MGMT_CONF_T_CIDR4:
+		return "ipv4/prefix";
+	case MGMT_CONF_T_IPV4_OPT:
+		return "ipv4";
+	default:
+		return "string";
 	}
 }
 
@@ -381,7 +400,8 @@ void mgmt_conf_print_keys(FILE *out)
 	for (unsigned i = 0; i < mgmt_conf_key_count; i++) {
 		const struct mgmt_conf_key *k = &mgmt_conf_keys[i];
 		fprintf(out, "%-40s %-13s %s%s%s  default %s\n", k->path,
-			type_name(k->type), k->help, k->enums ? "; one of " : "",
-			k->enums ? k->enums : "", k->def ? k->def : "(none)");
+			type_name(k->type), k->help,
+			k->enums ? "; one of " : "", k->enums ? k->enums : "",
+			k->def ? k->def : "(none)");
 	}
 }

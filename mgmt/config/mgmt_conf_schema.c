@@ -159,7 +159,7 @@ const struct mgmt_conf_key mgmt_conf_keys[] = {
 /* clang-format on */
 
 const unsigned mgmt_conf_key_count =
-	sizeof(mgmt_conf_keys) / sizeof(mgmt_conf_keys[0]);
+    sizeof(mgmt_conf_keys) / sizeof(mgmt_conf_keys[0]);
 
 const struct mgmt_conf_key *mgmt_conf_key_find(const char *path)
 {
@@ -182,7 +182,7 @@ int mgmt_conf_is_section(const char *path)
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -197,8 +197,8 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 #define FIELD(conf, key, type) ((type *)((char *)(conf) + (key)->off))
 #define COUNT(conf, key) ((unsigned *)((char *)(conf) + (key)->off2))
 
-static int want_type(const struct mgmt_ucl_node *v, const char *what,
-		     char *err, size_t errlen)
+static int want_type(const struct mgmt_ucl_node *v, const char *what, char *err,
+		     size_t errlen)
 {
 	return fail(err, errlen, "expected %s, got %s", what,
 		    mgmt_ucl_type_name(v->type));
@@ -243,8 +243,8 @@ static int text_check(const char *s, char *err, size_t errlen)
 }
 
 /* Milliseconds from a duration: "30s"/"5min" or plain seconds. */
-static int duration_ms(const struct mgmt_ucl_node *v, uint64_t *ms,
-		       char *err, size_t errlen)
+static int duration_ms(const struct mgmt_ucl_node *v, uint64_t *ms, char *err,
+		       size_t errlen)
 {
 	double s;
 
@@ -258,8 +258,10 @@ static int duration_ms(const struct mgmt_ucl_node *v, uint64_t *ms,
 			    "duration; write e.g. 5min, 30s, 2h",
 			    v->text);
 	} else {
-		return fail(err, errlen, "expected a duration (e.g. 30s, 5min, "
-			    "1h, 5d), got %s", mgmt_ucl_type_name(v->type));
+		return fail(err, errlen,
+			    "expected a duration (e.g. 30s, 5min, "
+			    "1h, 5d), got %s",
+			    mgmt_ucl_type_name(v->type));
 	}
 	if (s < 0 || s > 1e13)
 		return fail(err, errlen, "duration '%s' out of range", v->text);
@@ -304,8 +306,10 @@ int mgmt_conf_addr_parse(const char *text, struct mgmt_conf_addr *addr,
 		const char *close = strchr(text, ']');
 		if (close == NULL || close[1] != ':' ||
 		    (size_t)(close - text - 1) >= sizeof(host))
-			return fail(err, errlen, "bad address \"%s\" (want "
-				    "[IPv6]:port)", text);
+			return fail(err, errlen,
+				    "bad address \"%s\" (want "
+				    "[IPv6]:port)",
+				    text);
 		memcpy(host, text + 1, (size_t)(close - text - 1));
 		host[close - text - 1] = '\0';
 		port_s = close + 2;
@@ -313,8 +317,10 @@ int mgmt_conf_addr_parse(const char *text, struct mgmt_conf_addr *addr,
 		const char *colon = strrchr(text, ':');
 		if (colon == NULL || strchr(text, ':') != colon ||
 		    (size_t)(colon - text) >= sizeof(host))
-			return fail(err, errlen, "bad address \"%s\" (want "
-				    "IPv4:port or [IPv6]:port)", text);
+			return fail(err, errlen,
+				    "bad address \"%s\" (want "
+				    "IPv4:port or [IPv6]:port)",
+				    text);
 		memcpy(host, text, (size_t)(colon - text));
 		host[colon - text] = '\0';
 		port_s = colon + 1;
@@ -336,7 +342,8 @@ int mgmt_conf_addr_parse(const char *text, struct mgmt_conf_addr *addr,
 	} else {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&addr->sa;
 		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
-			return fail(err, errlen, "bad IPv4 address \"%s\" "
+			return fail(err, errlen,
+				    "bad IPv4 address \"%s\" "
 				    "(an IP literal; IPv6 goes in brackets)",
 				    host);
 		s4->sin_family = AF_INET;
@@ -361,18 +368,22 @@ int mgmt_conf_domain_check(char *name, char *err, size_t errlen)
 			name[i] = c = (char)(c - 'A' + 'a');
 		if (c == '.') {
 			if (label == 0 || name[i - 1] == '-')
-				return fail(err, errlen, "bad domain name "
+				return fail(err, errlen,
+					    "bad domain name "
 					    "\"%s\" (empty label or label ends "
-					    "in '-')", name);
+					    "in '-')",
+					    name);
 			label = 0;
 			continue;
 		}
 		bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 			  c == '-';
 		if (!ok || (c == '-' && label == 0) || ++label > 63)
-			return fail(err, errlen, "bad domain name \"%s\" (RFC "
+			return fail(err, errlen,
+				    "bad domain name \"%s\" (RFC "
 				    "1035 2.3.1: letters, digits, '-', labels "
-				    "of 1-63)", name);
+				    "of 1-63)",
+				    name);
 	}
 	if (name[len - 1] == '-')
 		return fail(err, errlen, "bad domain name \"%s\"", name);
@@ -381,8 +392,8 @@ int mgmt_conf_domain_check(char *name, char *err, size_t errlen)
 
 /* Relative maildir and LMTP socket paths are taken against the working
  * directory at load time; the delivery module wants them absolute. */
-static int route_parse(const char *text, struct mgmt_conf_route *r,
-		       char *err, size_t errlen)
+static int route_parse(const char *text, struct mgmt_conf_route *r, char *err,
+		       size_t errlen)
 {
 	char buf[MGMT_DLV_ROUTE_PATH_SIZE + 64];
 	const char *prefix = NULL;
@@ -447,7 +458,8 @@ static int domain_set(struct mgmt_conf_domain *d,
 		      size_t errlen)
 {
 	if (body->type != MGMT_UCL_OBJECT)
-		return fail(err, errlen, "expected an object { recipients = "
+		return fail(err, errlen,
+			    "expected an object { recipients = "
 			    "...; } or { map = ...; }, got %s",
 			    mgmt_ucl_type_name(body->type));
 	const struct mgmt_ucl_node *rcpt = NULL, *map = NULL;
@@ -458,12 +470,15 @@ static int domain_set(struct mgmt_conf_domain *d,
 			map = c;
 		else {
 			*where = c;
-			return fail(err, errlen, "unknown key '%s' (a domain "
-				    "has recipients or map)", c->key);
+			return fail(err, errlen,
+				    "unknown key '%s' (a domain "
+				    "has recipients or map)",
+				    c->key);
 		}
 	}
 	if ((rcpt == NULL) == (map == NULL))
-		return fail(err, errlen, "needs exactly one of recipients or "
+		return fail(err, errlen,
+			    "needs exactly one of recipients or "
 			    "map");
 	*where = map != NULL ? map : rcpt;
 	if (map != NULL) {
@@ -476,14 +491,16 @@ static int domain_set(struct mgmt_conf_domain *d,
 	}
 	if (rcpt->type == MGMT_UCL_STRING) {
 		if (strcmp(rcpt->text, "catch-all") != 0)
-			return fail(err, errlen, "recipients: expected "
+			return fail(err, errlen,
+				    "recipients: expected "
 				    "\"catch-all\" or a list, got \"%s\"",
 				    rcpt->text);
 		d->catch_all = true;
 		return 0;
 	}
 	if (rcpt->type != MGMT_UCL_ARRAY || rcpt->child_count == 0)
-		return fail(err, errlen, "recipients: expected \"catch-all\" "
+		return fail(err, errlen,
+			    "recipients: expected \"catch-all\" "
 			    "or a non-empty list of local parts");
 	d->recipients = calloc(rcpt->child_count, sizeof(char *));
 	if (d->recipients == NULL)
@@ -492,11 +509,12 @@ static int domain_set(struct mgmt_conf_domain *d,
 		if (c->type != MGMT_UCL_STRING || c->text[0] == '\0' ||
 		    strpbrk(c->text, " \t<>@\"") != NULL ||
 		    strlen(c->text) > 64)
-			return fail(err, errlen, "recipients: bad local part "
+			return fail(err, errlen,
+				    "recipients: bad local part "
 				    "\"%s\" (RFC 5321 4.5.3.1.1: at most 64 "
 				    "octets, no '@')",
-				    c->text ? c->text : mgmt_ucl_type_name(
-							     c->type));
+				    c->text ? c->text
+					    : mgmt_ucl_type_name(c->type));
 		char *r = dup_or_fail(c->text, err, errlen);
 		if (r == NULL)
 			return -1;
@@ -527,8 +545,10 @@ static int domains_set(const struct mgmt_ucl_node *v, struct mgmt_conf *conf,
 			return fail(err, errlen, "%s", why);
 		for (unsigned i = 0; i < conf->domain_count; i++)
 			if (strcmp(conf->domains[i].name, name) == 0)
-				return fail(err, errlen, "domain \"%s\" "
-					    "listed twice", name);
+				return fail(err, errlen,
+					    "domain \"%s\" "
+					    "listed twice",
+					    name);
 		d->name = dup_or_fail(name, err, errlen);
 		if (d->name == NULL)
 			return -1;
@@ -558,13 +578,13 @@ static int routes_set(const struct mgmt_ucl_node *v, struct mgmt_conf *conf,
 	routes_free(conf);
 	if (v->child_count == 0)
 		return 0;
-	conf->delivery.routes = calloc(v->child_count,
-				       sizeof(*conf->delivery.routes));
+	conf->delivery.routes =
+	    calloc(v->child_count, sizeof(*conf->delivery.routes));
 	if (conf->delivery.routes == NULL)
 		return fail(err, errlen, "out of memory");
 	for (const struct mgmt_ucl_node *c = v->child; c; c = c->next) {
 		struct mgmt_conf_route *r =
-			&conf->delivery.routes[conf->delivery.route_count++];
+		    &conf->delivery.routes[conf->delivery.route_count++];
 		*where = c;
 		char name[300], why[400];
 		snprintf(name, sizeof(name), "%s", c->key);
@@ -574,8 +594,10 @@ static int routes_set(const struct mgmt_ucl_node *v, struct mgmt_conf *conf,
 		if (r->domain == NULL)
 			return -1;
 		if (c->type != MGMT_UCL_STRING)
-			return fail(err, errlen, "%s: expected a route string, "
-				    "got %s", name, mgmt_ucl_type_name(c->type));
+			return fail(err, errlen,
+				    "%s: expected a route string, "
+				    "got %s",
+				    name, mgmt_ucl_type_name(c->type));
 		if (route_parse(c->text, r, why, sizeof(why)) != 0)
 			return fail(err, errlen, "%s: %s", name, why);
 	}
@@ -623,8 +645,10 @@ static int set_size(const struct mgmt_conf_key *key,
 		    char *err, size_t errlen)
 {
 	if (v->type == MGMT_UCL_TIME)
-		return fail(err, errlen, "expected a size (e.g. 35M, 64mb), got "
-			    "the duration '%s'", v->text);
+		return fail(err, errlen,
+			    "expected a size (e.g. 35M, 64mb), got "
+			    "the duration '%s'",
+			    v->text);
 	if (v->type != MGMT_UCL_INT)
 		return want_type(v, "a size (e.g. 35M, 64mb)", err, errlen);
 	if (v->i < 0 || (uint64_t)v->i < key->min || (uint64_t)v->i > key->max)
@@ -659,7 +683,8 @@ static int set_listen_list(const struct mgmt_conf_key *key,
 	for (unsigned i = 0; i < n; i++, items = items->next) {
 		*where = items;
 		if (items->type != MGMT_UCL_STRING ||
-		    mgmt_conf_addr_parse(items->text, &a[i], err, errlen) != 0) {
+		    mgmt_conf_addr_parse(items->text, &a[i], err, errlen) !=
+			0) {
 			if (items->type != MGMT_UCL_STRING)
 				want_type(items, "an address string", err,
 					  errlen);
@@ -725,7 +750,8 @@ static int set_durlist(const struct mgmt_conf_key *key,
 		       size_t errlen)
 {
 	if (v->type != MGMT_UCL_ARRAY || v->child_count == 0)
-		return fail(err, errlen, "expected a non-empty list of "
+		return fail(err, errlen,
+			    "expected a non-empty list of "
 			    "durations, e.g. [60s, 5min, 1h]");
 	uint64_t *l = calloc(v->child_count, sizeof(*l));
 	unsigned n = 0;
@@ -756,8 +782,8 @@ static int ipv4_parse(const char *s, uint32_t *be)
 }
 
 static int set_text_typed(const struct mgmt_conf_key *key,
-			  const struct mgmt_ucl_node *v,
-			  struct mgmt_conf *conf, char *err, size_t errlen)
+			  const struct mgmt_ucl_node *v, struct mgmt_conf *conf,
+			  char *err, size_t errlen)
 {
 	const char *t = scalar_text(v);
 
@@ -789,8 +815,10 @@ static int set_text_typed(const struct mgmt_conf_key *key,
 		if (slash == NULL || (size_t)(slash - t) >= sizeof(ip) ||
 		    slash[1] < '0' || slash[1] > '9' || *end != '\0' ||
 		    len < 1 || len > 32)
-			return fail(err, errlen, "expected IPv4/prefix (e.g. "
-				    "10.77.0.1/24), got \"%s\"", t);
+			return fail(err, errlen,
+				    "expected IPv4/prefix (e.g. "
+				    "10.77.0.1/24), got \"%s\"",
+				    t);
 		memcpy(ip, t, (size_t)(slash - t));
 		ip[slash - t] = '\0';
 		if (ipv4_parse(ip, &conf->dataplane.dpdk.addr_be) != 0)
@@ -806,7 +834,8 @@ static int set_text_typed(const struct mgmt_conf_key *key,
 		break;
 	case MGMT_CONF_T_LOGTARGET:
 		if (t[0] == '\0')
-			return fail(err, errlen, "expected stderr, syslog or "
+			return fail(err, errlen,
+				    "expected stderr, syslog or "
 				    "a file path");
 		break;
 	case MGMT_CONF_T_HOSTNAME: {
@@ -868,8 +897,8 @@ int mgmt_conf_key_set(const struct mgmt_conf_key *key,
 	case MGMT_CONF_T_ROUTE:
 		if (v->type != MGMT_UCL_STRING)
 			return want_type(v, "a route string", err, errlen);
-		return route_parse(v->text, FIELD(conf, key,
-						  struct mgmt_conf_route),
+		return route_parse(v->text,
+				   FIELD(conf, key, struct mgmt_conf_route),
 				   err, errlen);
 	case MGMT_CONF_T_ROUTES:
 		return routes_set(v, conf, where, err, errlen);
@@ -880,8 +909,7 @@ int mgmt_conf_key_set(const struct mgmt_conf_key *key,
 	}
 }
 
-void mgmt_conf_key_free(const struct mgmt_conf_key *key,
-			struct mgmt_conf *conf)
+void mgmt_conf_key_free(const struct mgmt_conf_key *key, struct mgmt_conf *conf)
 {
 	switch (key->type) {
 	case MGMT_CONF_T_BOOL:

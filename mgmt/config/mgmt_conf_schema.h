@@ -17,35 +17,36 @@
 #include "mgmt_ucl.h"
 
 enum mgmt_conf_type {
-	MGMT_CONF_T_BOOL,	/* bool */
-	MGMT_CONF_T_UINT,	/* unsigned, min..max */
-	MGMT_CONF_T_SIZE,	/* uint64_t bytes, min..max */
-	MGMT_CONF_T_DURATION,	/* uint64_t ms, min..max in ms */
-	MGMT_CONF_T_STRING,	/* char *, may be empty */
-	MGMT_CONF_T_PATH,	/* char *, not empty */
-	MGMT_CONF_T_ENUM,	/* int: index into `enums` ("a|b|c") */
+	MGMT_CONF_T_BOOL,	 /* bool */
+	MGMT_CONF_T_UINT,	 /* unsigned, min..max */
+	MGMT_CONF_T_SIZE,	 /* uint64_t bytes, min..max */
+	MGMT_CONF_T_DURATION,	 /* uint64_t ms, min..max in ms */
+	MGMT_CONF_T_STRING,	 /* char *, may be empty */
+	MGMT_CONF_T_PATH,	 /* char *, not empty */
+	MGMT_CONF_T_ENUM,	 /* int: index into `enums` ("a|b|c") */
 	MGMT_CONF_T_LISTEN_LIST, /* struct mgmt_conf_addr *, count at off2 */
-	MGMT_CONF_T_LISTEN_OPT,	/* char * at off; "" or an address */
-	MGMT_CONF_T_STRLIST,	/* char **, count at off2 */
-	MGMT_CONF_T_DURLIST,	/* uint64_t * ms, count at off2 */
-	MGMT_CONF_T_ROUTE,	/* struct mgmt_conf_route */
-	MGMT_CONF_T_ROUTES,	/* object domain -> route */
-	MGMT_CONF_T_DOMAINS,	/* object domain -> { recipients | map } */
-	MGMT_CONF_T_CIDR4,	/* char *, "a.b.c.d/n" */
-	MGMT_CONF_T_IPV4_OPT,	/* char *, "" or "a.b.c.d" */
-	MGMT_CONF_T_LOGTARGET,	/* char *, stderr | syslog | absolute-or-relative path */
-	MGMT_CONF_T_HOSTNAME,	/* char *, a domain name; default gethostname */
-	MGMT_CONF_T_GROUP,	/* char *, "" or an existing group */
+	MGMT_CONF_T_LISTEN_OPT,	 /* char * at off; "" or an address */
+	MGMT_CONF_T_STRLIST,	 /* char **, count at off2 */
+	MGMT_CONF_T_DURLIST,	 /* uint64_t * ms, count at off2 */
+	MGMT_CONF_T_ROUTE,	 /* struct mgmt_conf_route */
+	MGMT_CONF_T_ROUTES,	 /* object domain -> route */
+	MGMT_CONF_T_DOMAINS,	 /* object domain -> { recipients | map } */
+	MGMT_CONF_T_CIDR4,	 /* char *, "a.b.c.d/n" */
+	MGMT_CONF_T_IPV4_OPT,	 /* char *, "" or "a.b.c.d" */
+	MGMT_CONF_T_LOGTARGET, /* char *, stderr | syslog | absolute-or-relative
+				  path */
+	MGMT_CONF_T_HOSTNAME,  /* char *, a domain name; default gethostname */
+	MGMT_CONF_T_GROUP,     /* char *, "" or an existing group */
 };
 
 struct mgmt_conf_key {
-	const char *path;	/* dotted: "smtp.max_recipients" */
+	const char *path; /* dotted: "smtp.max_recipients" */
 	enum mgmt_conf_type type;
-	const char *def;	/* default, in UCL value syntax */
-	uint64_t min, max;	/* UINT, SIZE, DURATION (ms) */
-	const char *enums;	/* ENUM: "socket|dpdk" */
-	size_t off;		/* offsetof(struct mgmt_conf, ...) */
-	size_t off2;		/* count field of list types */
+	const char *def;   /* default, in UCL value syntax */
+	uint64_t min, max; /* UINT, SIZE, DURATION (ms) */
+	const char *enums; /* ENUM: "socket|dpdk" */
+	size_t off;	   /* offsetof(struct mgmt_conf, ...) */
+	size_t off2;	   /* count field of list types */
 	const char *help;
 };
 

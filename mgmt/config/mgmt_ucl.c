@@ -53,7 +53,7 @@ struct mgmt_ucl_doc {
 
 struct mgmt_ucl_parser {
 	struct mgmt_ucl_doc *doc;
-	const char *file;	/* interned */
+	const char *file; /* interned */
 	const char *p, *end;
 	unsigned line;
 	unsigned include_depth;
@@ -88,8 +88,8 @@ const char *mgmt_ucl_doc_file(struct mgmt_ucl_doc *doc, const char *name)
 	for (unsigned i = 0; i < doc->file_count; i++)
 		if (strcmp(doc->files[i], name) == 0)
 			return doc->files[i];
-	const char **nf = realloc(doc->files,
-				  (doc->file_count + 1) * sizeof(*nf));
+	const char **nf =
+	    realloc(doc->files, (doc->file_count + 1) * sizeof(*nf));
 	if (nf == NULL)
 		return NULL;
 	doc->files = nf;
@@ -101,7 +101,7 @@ const char *mgmt_ucl_doc_file(struct mgmt_ucl_doc *doc, const char *name)
 }
 
 static bool perr(struct mgmt_ucl_parser *ps, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static bool perr(struct mgmt_ucl_parser *ps, const char *fmt, ...)
 {
@@ -310,12 +310,26 @@ static char *read_quoted(struct mgmt_ucl_parser *ps)
 			continue;
 		}
 		switch (c) {
-		case 'n': out[n++] = '\n'; break;
-		case 't': out[n++] = '\t'; break;
-		case 'r': out[n++] = '\r'; break;
-		case 'b': out[n++] = '\b'; break;
-		case 'f': out[n++] = '\f'; break;
-		case '"': case '\\': case '/': out[n++] = c; break;
+		case 'n':
+			out[n++] = '\n';
+			break;
+		case 't':
+			out[n++] = '\t';
+			break;
+		case 'r':
+			out[n++] = '\r';
+			break;
+		case 'b':
+			out[n++] = '\b';
+			break;
+		case 'f':
+			out[n++] = '\f';
+			break;
+		case '"':
+		case '\\':
+		case '/':
+			out[n++] = c;
+			break;
 		case 'u': {
 			unsigned cp = 0;
 			for (int i = 0; i < 4; i++) {
@@ -358,28 +372,28 @@ struct suffix {
 
 /* libucl's multipliers and time suffixes, matched case-insensitively. */
 static const struct suffix suffixes[] = {
-	{ "", MGMT_UCL_INT, MGMT_UCL_MULT_NONE, 1 },
-	{ "k", MGMT_UCL_INT, MGMT_UCL_MULT_DEC, 1e3 },
-	{ "m", MGMT_UCL_INT, MGMT_UCL_MULT_DEC, 1e6 },
-	{ "g", MGMT_UCL_INT, MGMT_UCL_MULT_DEC, 1e9 },
-	{ "kb", MGMT_UCL_INT, MGMT_UCL_MULT_BIN, 1024.0 },
-	{ "mb", MGMT_UCL_INT, MGMT_UCL_MULT_BIN, 1048576.0 },
-	{ "gb", MGMT_UCL_INT, MGMT_UCL_MULT_BIN, 1073741824.0 },
-	{ "ms", MGMT_UCL_TIME, MGMT_UCL_MULT_NONE, 1e-3 },
-	{ "s", MGMT_UCL_TIME, MGMT_UCL_MULT_NONE, 1 },
-	{ "min", MGMT_UCL_TIME, MGMT_UCL_MULT_NONE, 60 },
-	{ "h", MGMT_UCL_TIME, MGMT_UCL_MULT_NONE, 3600 },
-	{ "d", MGMT_UCL_TIME, MGMT_UCL_MULT_NONE, 86400 },
-	{ "w", MGMT_UCL_TIME, MGMT_UCL_MULT_NONE, 604800 },
-	{ "y", MGMT_UCL_TIME, MGMT_UCL_MULT_NONE, 31536000 },
+    {"", MGMT_UCL_INT, MGMT_UCL_MULT_NONE, 1},
+    {"k", MGMT_UCL_INT, MGMT_UCL_MULT_DEC, 1e3},
+    {"m", MGMT_UCL_INT, MGMT_UCL_MULT_DEC, 1e6},
+    {"g", MGMT_UCL_INT, MGMT_UCL_MULT_DEC, 1e9},
+    {"kb", MGMT_UCL_INT, MGMT_UCL_MULT_BIN, 1024.0},
+    {"mb", MGMT_UCL_INT, MGMT_UCL_MULT_BIN, 1048576.0},
+    {"gb", MGMT_UCL_INT, MGMT_UCL_MULT_BIN, 1073741824.0},
+    {"ms", MGMT_UCL_TIME, MGMT_UCL_MULT_NONE, 1e-3},
+    {"s", MGMT_UCL_TIME, MGMT_UCL_MULT_NONE, 1},
+    {"min", MGMT_UCL_TIME, MGMT_UCL_MULT_NONE, 60},
+    {"h", MGMT_UCL_TIME, MGMT_UCL_MULT_NONE, 3600},
+    {"d", MGMT_UCL_TIME, MGMT_UCL_MULT_NONE, 86400},
+    {"w", MGMT_UCL_TIME, MGMT_UCL_MULT_NONE, 604800},
+    {"y", MGMT_UCL_TIME, MGMT_UCL_MULT_NONE, 31536000},
 };
 
 /* Types an unquoted atom; numbers that overflow are errors. */
 static bool atom_classify(struct mgmt_ucl_parser *ps, struct mgmt_ucl_node *n)
 {
 	const char *t = n->text;
-	static const char *const truth[] = { "true", "yes", "on" };
-	static const char *const falsity[] = { "false", "no", "off" };
+	static const char *const truth[] = {"true", "yes", "on"};
+	static const char *const falsity[] = {"false", "no", "off"};
 
 	for (unsigned i = 0; i < 3; i++) {
 		if (strcasecmp(t, truth[i]) == 0 ||
@@ -394,8 +408,8 @@ static bool atom_classify(struct mgmt_ucl_parser *ps, struct mgmt_ucl_node *n)
 		return true;
 	}
 	const char *d = t + (*t == '-' || *t == '+');
-	if (!((*d >= '0' && *d <= '9') || (*d == '.' && d[1] >= '0' &&
-					   d[1] <= '9'))) {
+	if (!((*d >= '0' && *d <= '9') ||
+	      (*d == '.' && d[1] >= '0' && d[1] <= '9'))) {
 		n->type = MGMT_UCL_STRING;
 		return true;
 	}
@@ -427,8 +441,8 @@ static bool atom_classify(struct mgmt_ucl_parser *ps, struct mgmt_ucl_node *n)
 			return perr(ps, "number '%s' is out of range", t);
 		n->type = MGMT_UCL_INT;
 		n->mult = s->mult;
-		n->i = is_float ? (int64_t)llround(v) : (int64_t)iv *
-							  (int64_t)s->factor;
+		n->i = is_float ? (int64_t)llround(v)
+				: (int64_t)iv * (int64_t)s->factor;
 		return true;
 	}
 	/* Not a number after all: "10.0.0.1", "127.0.0.1:25", "1st". */
@@ -462,8 +476,8 @@ static struct mgmt_ucl_node *parse_scalar(struct mgmt_ucl_parser *ps)
 	return atom_classify(ps, n) ? n : NULL;
 }
 
-static bool parse_members(struct mgmt_ucl_parser *ps,
-			  struct mgmt_ucl_node *obj, char close);
+static bool parse_members(struct mgmt_ucl_parser *ps, struct mgmt_ucl_node *obj,
+			  char close);
 static struct mgmt_ucl_node *parse_value(struct mgmt_ucl_parser *ps);
 
 static struct mgmt_ucl_node *parse_array(struct mgmt_ucl_parser *ps)
@@ -531,24 +545,25 @@ static bool parse_file_into(struct mgmt_ucl_parser *parent,
 			    bool must_exist);
 
 /* `.include [(try=true)] "path"` at ps->p (after the '.include' word). */
-static bool parse_include(struct mgmt_ucl_parser *ps,
-			  struct mgmt_ucl_node *obj)
+static bool parse_include(struct mgmt_ucl_parser *ps, struct mgmt_ucl_node *obj)
 {
 	bool try = false;
 
 	if (!skip_ws(ps, false))
 		return false;
 	if (ps->p < ps->end && *ps->p == '(') {
-		const char *close = memchr(ps->p, ')', (size_t)(ps->end - ps->p));
+		const char *close =
+		    memchr(ps->p, ')', (size_t)(ps->end - ps->p));
 		if (close == NULL)
 			return perr(ps, ".include: unterminated parameters");
 		size_t len = (size_t)(close - ps->p - 1);
 		if (len == 8 && memcmp(ps->p + 1, "try=true", 8) == 0)
 			try = true;
 		else if (!(len == 9 && memcmp(ps->p + 1, "try=false", 9) == 0))
-			return perr(ps, ".include: unknown parameters '%.*s' "
-				    "(only try=true|false)", (int)len,
-				    ps->p + 1);
+			return perr(ps,
+				    ".include: unknown parameters '%.*s' "
+				    "(only try=true|false)",
+				    (int)len, ps->p + 1);
 		ps->p = close + 1;
 		if (!skip_ws(ps, false))
 			return false;
@@ -593,12 +608,13 @@ static bool expect_value_end(struct mgmt_ucl_parser *ps)
 		return false;
 	if (ps->p >= ps->end || strchr("\n;,}]", *ps->p) != NULL)
 		return true;
-	return perr(ps, "expected ';' or a newline after the value, found "
-		    "'%c'", *ps->p);
+	return perr(ps,
+		    "expected ';' or a newline after the value, found "
+		    "'%c'",
+		    *ps->p);
 }
 
-static bool parse_member(struct mgmt_ucl_parser *ps,
-			 struct mgmt_ucl_node *obj)
+static bool parse_member(struct mgmt_ucl_parser *ps, struct mgmt_ucl_node *obj)
 {
 	unsigned key_line = ps->line;
 	char *key;
@@ -663,8 +679,8 @@ static bool parse_member(struct mgmt_ucl_parser *ps,
 	return obj_insert(ps, obj, v);
 }
 
-static bool parse_members(struct mgmt_ucl_parser *ps,
-			  struct mgmt_ucl_node *obj, char close)
+static bool parse_members(struct mgmt_ucl_parser *ps, struct mgmt_ucl_node *obj,
+			  char close)
 {
 	unsigned open_line = ps->line;
 
@@ -741,14 +757,14 @@ static bool parse_text_into(struct mgmt_ucl_parser *parent,
 			    const char *text, size_t len)
 {
 	struct mgmt_ucl_parser ps = {
-		.doc = parent->doc,
-		.file = mgmt_ucl_doc_file(parent->doc, name),
-		.p = text,
-		.end = text + len,
-		.line = 1,
-		.include_depth = parent->include_depth + 1,
-		.err = parent->err,
-		.errlen = parent->errlen,
+	    .doc = parent->doc,
+	    .file = mgmt_ucl_doc_file(parent->doc, name),
+	    .p = text,
+	    .end = text + len,
+	    .line = 1,
+	    .include_depth = parent->include_depth + 1,
+	    .err = parent->err,
+	    .errlen = parent->errlen,
 	};
 	if (ps.file == NULL)
 		return perr(parent, "out of memory");
@@ -812,11 +828,11 @@ static struct mgmt_ucl_doc *parse_common(const char *name, const char *text,
 	/* The outer parser only carries the document and the error sink;
 	 * its include depth makes the top file depth 0. */
 	struct mgmt_ucl_parser top = {
-		.doc = doc,
-		.file = name,
-		.line = 0,
-		.err = err,
-		.errlen = errlen,
+	    .doc = doc,
+	    .file = name,
+	    .line = 0,
+	    .err = err,
+	    .errlen = errlen,
 	};
 	top.include_depth = (unsigned)-1;
 	doc->root->file = mgmt_ucl_doc_file(doc, name);
@@ -866,13 +882,13 @@ struct mgmt_ucl_doc *mgmt_ucl_parse_value(const char *name, const char *text,
 		return NULL;
 	}
 	struct mgmt_ucl_parser ps = {
-		.doc = doc,
-		.file = mgmt_ucl_doc_file(doc, name),
-		.p = text,
-		.end = text + strlen(text),
-		.line = 1,
-		.err = err,
-		.errlen = errlen,
+	    .doc = doc,
+	    .file = mgmt_ucl_doc_file(doc, name),
+	    .p = text,
+	    .end = text + strlen(text),
+	    .line = 1,
+	    .err = err,
+	    .errlen = errlen,
 	};
 	struct mgmt_ucl_node *v = NULL;
 	if (ps.file != NULL && skip_ws(&ps, true)) {
@@ -913,8 +929,8 @@ void mgmt_ucl_doc_adopt(struct mgmt_ucl_doc *doc, struct mgmt_ucl_doc *src)
 	*tail = src->blocks;
 	src->blocks = NULL;
 	for (unsigned i = 0; i < src->file_count; i++) {
-		const char **nf = realloc(doc->files, (doc->file_count + 1) *
-							      sizeof(*nf));
+		const char **nf =
+		    realloc(doc->files, (doc->file_count + 1) * sizeof(*nf));
 		if (nf == NULL)
 			break;
 		doc->files = nf;
@@ -973,10 +989,10 @@ int mgmt_ucl_obj_replace(struct mgmt_ucl_doc *doc, struct mgmt_ucl_node *obj,
 const char *mgmt_ucl_type_name(enum mgmt_ucl_type type)
 {
 	static const char *const names[] = {
-		[MGMT_UCL_OBJECT] = "object", [MGMT_UCL_ARRAY] = "array",
-		[MGMT_UCL_STRING] = "string", [MGMT_UCL_INT] = "integer",
-		[MGMT_UCL_FLOAT] = "number",  [MGMT_UCL_TIME] = "duration",
-		[MGMT_UCL_BOOL] = "boolean",  [MGMT_UCL_NULL] = "null",
+	    [MGMT_UCL_OBJECT] = "object", [MGMT_UCL_ARRAY] = "array",
+	    [MGMT_UCL_STRING] = "string", [MGMT_UCL_INT] = "integer",
+	    [MGMT_UCL_FLOAT] = "number",  [MGMT_UCL_TIME] = "duration",
+	    [MGMT_UCL_BOOL] = "boolean",  [MGMT_UCL_NULL] = "null",
 	};
 	return names[type];
 }

@@ -28,30 +28,30 @@
 enum mgmt_ucl_type {
 	MGMT_UCL_OBJECT,
 	MGMT_UCL_ARRAY,
-	MGMT_UCL_STRING,	/* quoted string or bare word */
-	MGMT_UCL_INT,		/* integer, maybe with a size multiplier */
+	MGMT_UCL_STRING, /* quoted string or bare word */
+	MGMT_UCL_INT,	 /* integer, maybe with a size multiplier */
 	MGMT_UCL_FLOAT,
-	MGMT_UCL_TIME,		/* number with a time suffix, in seconds */
+	MGMT_UCL_TIME, /* number with a time suffix, in seconds */
 	MGMT_UCL_BOOL,
 	MGMT_UCL_NULL,
 };
 
 enum mgmt_ucl_mult {
 	MGMT_UCL_MULT_NONE,
-	MGMT_UCL_MULT_DEC,	/* k, m, g: powers of 1000 */
-	MGMT_UCL_MULT_BIN,	/* kb, mb, gb: powers of 1024 */
+	MGMT_UCL_MULT_DEC, /* k, m, g: powers of 1000 */
+	MGMT_UCL_MULT_BIN, /* kb, mb, gb: powers of 1024 */
 };
 
 struct mgmt_ucl_node {
 	enum mgmt_ucl_type type;
-	char *key;		/* NULL for array elements and the root */
-	const char *file;	/* owned by the document */
+	char *key;	  /* NULL for array elements and the root */
+	const char *file; /* owned by the document */
 	unsigned line;
-	char *text;		/* STRING: the value; numbers: the source token */
-	bool quoted;		/* STRING came from quotes */
-	enum mgmt_ucl_mult mult; /* INT */
-	int64_t i;		/* INT, BOOL */
-	double d;		/* FLOAT, TIME (seconds) */
+	char *text;  /* STRING: the value; numbers: the source token */
+	bool quoted; /* STRING came from quotes */
+	enum mgmt_ucl_mult mult;		   /* INT */
+	int64_t i;				   /* INT, BOOL */
+	double d;				   /* FLOAT, TIME (seconds) */
 	struct mgmt_ucl_node *child, *last, *next; /* OBJECT, ARRAY */
 	unsigned child_count;
 };

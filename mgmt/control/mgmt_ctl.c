@@ -66,12 +66,12 @@ struct ctl_cmd {
 struct ctl_client {
 	int fd;
 	uid_t uid;
-	bool closing;		/* close once `out` is flushed */
-	bool peer_eof;		/* the peer shut down its side */
-	bool draining;		/* our side shut down; discarding input */
+	bool closing;  /* close once `out` is flushed */
+	bool peer_eof; /* the peer shut down its side */
+	bool draining; /* our side shut down; discarding input */
 	size_t drained;
-	bool reading;		/* EPOLLIN armed */
-	bool writing;		/* EPOLLOUT armed */
+	bool reading; /* EPOLLIN armed */
+	bool writing; /* EPOLLOUT armed */
 	char *out;
 	size_t out_len, out_off, out_cap;
 	struct mgmt_ctl_framer fr;
@@ -91,7 +91,7 @@ struct mgmt_ctl {
 };
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -132,9 +132,9 @@ static int claim_path(const char *path, const struct sockaddr_un *sun,
 	struct stat st;
 
 	if (lstat(path, &st) != 0)
-		return errno == ENOENT ? 0
-				       : fail(err, errlen, "%s: %s", path,
-					      strerror(errno));
+		return errno == ENOENT
+			   ? 0
+			   : fail(err, errlen, "%s: %s", path, strerror(errno));
 	if (!S_ISSOCK(st.st_mode))
 		return fail(err, errlen, "%s exists and is not a socket", path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -147,32 +147,34 @@ static int claim_path(const char *path, const struct sockaddr_un *sun,
 		return fail(err, errlen, "a daemon is already listening on %s",
 			    path);
 	if (e != ECONNREFUSED)
-		return fail(err, errlen, "%s: cannot test for a live daemon: "
-			    "%s", path, strerror(e));
+		return fail(err, errlen,
+			    "%s: cannot test for a live daemon: "
+			    "%s",
+			    path, strerror(e));
 	if (unlink(path) != 0)
 		return fail(err, errlen, "cannot remove stale socket %s: %s",
 			    path, strerror(errno));
 	return 0;
 }
 
-static int help_cmd(void *arg, const json_t *args, json_t **result,
-		    char *err, size_t errlen);
+static int help_cmd(void *arg, const json_t *args, json_t **result, char *err,
+		    size_t errlen);
 
 static int ep_set(struct mgmt_ctl *ctl, struct ctl_client *c, bool add)
 {
 	struct epoll_event ev = {
-		.events = (c->reading ? EPOLLIN : 0u) |
-			  (c->writing ? EPOLLOUT : 0u),
-		.data.ptr = c,
+	    .events =
+		(c->reading ? EPOLLIN : 0u) | (c->writing ? EPOLLOUT : 0u),
+	    .data.ptr = c,
 	};
 	return epoll_ctl(ctl->epfd, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, c->fd,
 			 &ev);
 }
 
-struct mgmt_ctl *mgmt_ctl_create(const char *path, const char *group,
-				 char *err, size_t errlen)
+struct mgmt_ctl *mgmt_ctl_create(const char *path, const char *group, char *err,
+				 size_t errlen)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct mgmt_ctl *ctl;
 
 	if (path == NULL || path[0] == '\0' ||
@@ -207,14 +209,14 @@ struct mgmt_ctl *mgmt_ctl_create(const char *path, const char *group,
 	}
 	int rc = mkdir_parents(path);
 	if (rc != 0) {
-		fail(err, errlen, "cannot create the directory of %s: %s",
-		     path, strerror(-rc));
+		fail(err, errlen, "cannot create the directory of %s: %s", path,
+		     strerror(-rc));
 		goto out;
 	}
 	if (claim_path(path, &sun, err, errlen) != 0)
 		goto out;
-	ctl->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			  0);
+	ctl->lfd =
+	    socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (ctl->lfd < 0 ||
 	    bind(ctl->lfd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
 		fail(err, errlen, "bind %s: %s", path, strerror(errno));
@@ -233,7 +235,7 @@ struct mgmt_ctl *mgmt_ctl_create(const char *path, const char *group,
 		goto out;
 	}
 	ctl->epfd = epoll_create1(EPOLL_CLOEXEC);
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
 	if (ctl->epfd < 0 ||
 	    epoll_ctl(ctl->epfd, EPOLL_CTL_ADD, ctl->lfd, &ev) != 0) {
 		fail(err, errlen, "epoll: %s", strerror(errno));
@@ -319,11 +321,12 @@ static void client_close(struct mgmt_ctl *ctl, struct ctl_client *c)
 static void do_accept(struct mgmt_ctl *ctl)
 {
 	for (;;) {
-		int fd = accept4(ctl->lfd, NULL, NULL,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd =
+		    accept4(ctl->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR)
-				MX_LOG_RL(MX_LOG_WARN, "ctl", "msg=\"accept "
+				MX_LOG_RL(MX_LOG_WARN, "ctl",
+					  "msg=\"accept "
 					  "failed\" err=\"%s\"",
 					  strerror(errno));
 			return;
@@ -333,9 +336,12 @@ static void do_accept(struct mgmt_ctl *ctl)
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0 ||
 		    !peer_allowed(ctl, &cr)) {
 			CTL_COUNT(ctl_conn_denied);
-			MX_LOG_RL(MX_LOG_WARN, "ctl", "msg=\"connection "
-				  "refused\" uid=%d", (int)cr.uid);
-			refuse(fd, MGMT_CTL_E_DENIED, "permission denied: "
+			MX_LOG_RL(MX_LOG_WARN, "ctl",
+				  "msg=\"connection "
+				  "refused\" uid=%d",
+				  (int)cr.uid);
+			refuse(fd, MGMT_CTL_E_DENIED,
+			       "permission denied: "
 			       "root or the control group only");
 			continue;
 		}
@@ -344,7 +350,8 @@ static void do_accept(struct mgmt_ctl *ctl)
 			c = malloc(sizeof(*c));
 		if (c == NULL) {
 			CTL_COUNT(ctl_conn_overflow);
-			refuse(fd, MGMT_CTL_E_BUSY, "too many control "
+			refuse(fd, MGMT_CTL_E_BUSY,
+			       "too many control "
 			       "connections");
 			continue;
 		}
@@ -396,17 +403,16 @@ static const struct ctl_cmd *cmd_find(const struct mgmt_ctl *ctl,
 	return NULL;
 }
 
-static int help_cmd(void *arg, const json_t *args, json_t **result,
-		    char *err, size_t errlen)
+static int help_cmd(void *arg, const json_t *args, json_t **result, char *err,
+		    size_t errlen)
 {
 	const struct mgmt_ctl *ctl = arg;
 	json_t *list = json_array();
 
 	for (unsigned i = 0; list && i < ctl->cmd_count; i++)
-		json_array_append_new(list,
-				      json_pack("{s:s, s:s}", "cmd",
-						ctl->cmds[i].name, "help",
-						ctl->cmds[i].help));
+		json_array_append_new(list, json_pack("{s:s, s:s}", "cmd",
+						      ctl->cmds[i].name, "help",
+						      ctl->cmds[i].help));
 	*result = json_pack("{s:o}", "commands", list);
 	return *result ? 0 : fail(err, errlen, "out of memory");
 }
@@ -451,8 +457,8 @@ static char *dispatch(struct mgmt_ctl *ctl, const char *line, size_t len,
 		if (argv != NULL && !json_is_array(argv)) {
 			CTL_COUNT(ctl_requests_failed);
 			resp = mgmt_ctl_response_err(
-				req.id, MGMT_CTL_E_BAD_REQUEST,
-				"args.argv must be an array", out_len);
+			    req.id, MGMT_CTL_E_BAD_REQUEST,
+			    "args.argv must be an array", out_len);
 			mgmt_ctl_request_fini(&req);
 			return resp;
 		}
@@ -480,9 +486,9 @@ static char *dispatch(struct mgmt_ctl *ctl, const char *line, size_t len,
 		resp = mgmt_ctl_response_ok(req.id, result, out_len);
 	}
 	if (resp == NULL)
-		resp = mgmt_ctl_response_err(req.id, MGMT_CTL_E_FAILED,
-					     "cannot encode the result",
-					     out_len);
+		resp =
+		    mgmt_ctl_response_err(req.id, MGMT_CTL_E_FAILED,
+					  "cannot encode the result", out_len);
 	mgmt_ctl_request_fini(&req);
 	return resp;
 }
@@ -490,9 +496,9 @@ static char *dispatch(struct mgmt_ctl *ctl, const char *line, size_t len,
 static void client_write(struct mgmt_ctl *ctl, struct ctl_client *c)
 {
 	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->fd, c->out + c->out_off,
-				 c->out_len - c->out_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n =
+		    send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -519,8 +525,8 @@ static void client_write(struct mgmt_ctl *ctl, struct ctl_client *c)
 		}
 	}
 	bool want_write = c->out_len > 0;
-	bool want_read = c->draining ||
-			 (!c->closing && c->out_len < MGMT_CTL_OUT_MAX);
+	bool want_read =
+	    c->draining || (!c->closing && c->out_len < MGMT_CTL_OUT_MAX);
 	if (want_write != c->writing || want_read != c->reading) {
 		c->writing = want_write;
 		c->reading = want_read;
@@ -576,10 +582,12 @@ static void client_read(struct mgmt_ctl *ctl, struct ctl_client *c)
 		if (rc < 0) {
 			CTL_COUNT(ctl_lines_too_long);
 			char msg[80];
-			snprintf(msg, sizeof(msg), "request line too long "
-				 "(max %d bytes)", MGMT_CTL_LINE_MAX);
+			snprintf(msg, sizeof(msg),
+				 "request line too long "
+				 "(max %d bytes)",
+				 MGMT_CTL_LINE_MAX);
 			char *resp = mgmt_ctl_response_err(
-				NULL, MGMT_CTL_E_TOO_LONG, msg, &rlen);
+			    NULL, MGMT_CTL_E_TOO_LONG, msg, &rlen);
 			out_append(c, resp, rlen);
 			c->closing = true;
 			break;
@@ -644,8 +652,8 @@ int mgmt_ctl_register(struct mgmt_ctl *ctl, const char *cmd,
 		return -EINVAL;
 	if (cmd_find(ctl, cmd, strlen(cmd)) != NULL)
 		return -EEXIST;
-	struct ctl_cmd *n = realloc(ctl->cmds,
-				    (ctl->cmd_count + 1) * sizeof(*n));
+	struct ctl_cmd *n =
+	    realloc(ctl->cmds, (ctl->cmd_count + 1) * sizeof(*n));
 	if (n == NULL)
 		return -ENOMEM;
 	ctl->cmds = n;

@@ -54,8 +54,8 @@ typedef int (*mgmt_ctl_handler_fn)(void *arg, const json_t *args,
 				   json_t **result, char *err, size_t errlen);
 
 /* group: "" or NULL = root and the daemon's own uid only. */
-struct mgmt_ctl *mgmt_ctl_create(const char *path, const char *group,
-				 char *err, size_t errlen);
+struct mgmt_ctl *mgmt_ctl_create(const char *path, const char *group, char *err,
+				 size_t errlen);
 
 /* Readable when there is work for mgmt_ctl_process(). */
 int mgmt_ctl_fd(const struct mgmt_ctl *ctl);

@@ -17,7 +17,7 @@
 
 int mgmt_ctl_client_connect(const char *path, char *err, size_t errlen)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
 		snprintf(err, errlen, "socket path too long: %s", path);
@@ -33,8 +33,10 @@ int mgmt_ctl_client_connect(const char *path, char *err, size_t errlen)
 		int e = errno;
 		close(fd);
 		if (e == ENOENT || e == ECONNREFUSED) {
-			snprintf(err, errlen, "mxgate is not running (nothing "
-				 "listens on %s)", path);
+			snprintf(err, errlen,
+				 "mxgate is not running (nothing "
+				 "listens on %s)",
+				 path);
 			return -2;
 		}
 		snprintf(err, errlen, "cannot connect to %s: %s", path,
@@ -66,9 +68,8 @@ static int send_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-int mgmt_ctl_client_call(int fd, const char *cmd, json_t *args,
-			 int timeout_ms, json_t **response, char *err,
-			 size_t errlen)
+int mgmt_ctl_client_call(int fd, const char *cmd, json_t *args, int timeout_ms,
+			 json_t **response, char *err, size_t errlen)
 {
 	static long long next_id = 1;
 	size_t len;
@@ -91,7 +92,7 @@ int mgmt_ctl_client_call(int fd, const char *cmd, json_t *args,
 	char *lf = NULL;
 	while (lf == NULL) {
 		long long left = deadline - now_ms();
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
 			snprintf(err, errlen, "no answer within %d ms",
 				 timeout_ms);
@@ -118,7 +119,8 @@ int mgmt_ctl_client_call(int fd, const char *cmd, json_t *args,
 			continue;
 		if (n <= 0) {
 			snprintf(err, errlen, "connection closed by mxgate%s%s",
-				 n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
+				 n < 0 ? ": " : "",
+				 n < 0 ? strerror(errno) : "");
 			free(buf);
 			return -1;
 		}

@@ -23,8 +23,7 @@ int mgmt_ctl_client_connect(const char *path, char *err, size_t errlen);
  * up to timeout_ms for the response line, parsed into *response (new
  * reference: the whole {"id","ok",...} object).  0 or -1 with err.
  */
-int mgmt_ctl_client_call(int fd, const char *cmd, json_t *args,
-			 int timeout_ms, json_t **response, char *err,
-			 size_t errlen);
+int mgmt_ctl_client_call(int fd, const char *cmd, json_t *args, int timeout_ms,
+			 json_t **response, char *err, size_t errlen);
 
 #endif

@@ -72,8 +72,8 @@ int mgmt_ctl_framer_next(struct mgmt_ctl_framer *f, const char **line,
 {
 	for (;;) {
 		framer_compact(f);
-		char *lf = memchr(f->buf + f->scanned, '\n',
-				  f->len - f->scanned);
+		char *lf =
+		    memchr(f->buf + f->scanned, '\n', f->len - f->scanned);
 		if (lf == NULL) {
 			f->scanned = f->len;
 			return f->len == sizeof(f->buf) ? -EMSGSIZE : 0;
@@ -131,11 +131,12 @@ int mgmt_ctl_request_parse(const char *line, size_t len,
 	if (!json_is_object(req->msg))
 		return bad(err, errlen, "a request must be a JSON object");
 	json_t *id = json_object_get(req->msg, "id");
-	if (id != NULL && (json_is_integer(id) || json_is_string(id) ||
-			   json_is_null(id)))
+	if (id != NULL &&
+	    (json_is_integer(id) || json_is_string(id) || json_is_null(id)))
 		req->id = id;
 	else if (id != NULL)
-		return bad(err, errlen, "\"id\" must be an integer, a string "
+		return bad(err, errlen,
+			   "\"id\" must be an integer, a string "
 			   "or null");
 	const char *k;
 	json_t *v;
@@ -143,8 +144,10 @@ int mgmt_ctl_request_parse(const char *line, size_t len,
 	{
 		if (strcmp(k, "cmd") != 0 && strcmp(k, "args") != 0 &&
 		    strcmp(k, "id") != 0) {
-			snprintf(err, errlen, "unknown member \"%.64s\" (a "
-				 "request has cmd, args and id)", k);
+			snprintf(err, errlen,
+				 "unknown member \"%.64s\" (a "
+				 "request has cmd, args and id)",
+				 k);
 			return -EINVAL;
 		}
 	}
@@ -152,9 +155,9 @@ int mgmt_ctl_request_parse(const char *line, size_t len,
 	if (!json_is_string(cmd))
 		return bad(err, errlen, "\"cmd\" must be a string");
 	req->cmd = json_string_value(cmd);
-	if (strlen(req->cmd) != json_string_length(cmd) ||
-	    !cmd_valid(req->cmd))
-		return bad(err, errlen, "\"cmd\" must be 1-128 bytes of "
+	if (strlen(req->cmd) != json_string_length(cmd) || !cmd_valid(req->cmd))
+		return bad(err, errlen,
+			   "\"cmd\" must be 1-128 bytes of "
 			   "[a-z0-9_-] words separated by single spaces");
 	json_t *args = json_object_get(req->msg, "args");
 	if (args == NULL || json_is_null(args)) {
@@ -177,8 +180,8 @@ void mgmt_ctl_request_fini(struct mgmt_ctl_request *req)
 
 static char *dump_line(json_t *msg, size_t *len)
 {
-	char *s = msg ? json_dumps(msg, JSON_COMPACT | JSON_ENSURE_ASCII)
-		      : NULL;
+	char *s =
+	    msg ? json_dumps(msg, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
 
 	json_decref(msg);
 	if (s == NULL)
@@ -209,8 +212,8 @@ char *mgmt_ctl_response_ok(const json_t *id, json_t *result, size_t *len)
 	return dump_line(msg, len);
 }
 
-char *mgmt_ctl_response_err(const json_t *id, const char *code,
-			    const char *msg, size_t *len)
+char *mgmt_ctl_response_err(const json_t *id, const char *code, const char *msg,
+			    size_t *len)
 {
 	json_t *m = json_pack("{s:o, s:b, s:s, s:s}", "id", id_copy(id), "ok",
 			      0, "error", msg, "code", code);

@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define MGMT_CTL_LINE_MAX 65536		/* bytes, including the LF */
-#define MGMT_CTL_CMD_MAX 128		/* bytes of "cmd" */
+#define MGMT_CTL_LINE_MAX 65536 /* bytes, including the LF */
+#define MGMT_CTL_CMD_MAX 128	/* bytes of "cmd" */
 
 /* Machine-readable error codes carried in a failed response's "code". */
 #define MGMT_CTL_E_BAD_REQUEST "bad_request"
@@ -33,9 +33,9 @@
  */
 struct mgmt_ctl_framer {
 	char buf[MGMT_CTL_LINE_MAX];
-	size_t len;		/* bytes buffered */
-	size_t scanned;		/* bytes of buf already searched for LF */
-	size_t consumed;	/* bytes of the line handed out last */
+	size_t len;	 /* bytes buffered */
+	size_t scanned;	 /* bytes of buf already searched for LF */
+	size_t consumed; /* bytes of the line handed out last */
 };
 
 void mgmt_ctl_framer_init(struct mgmt_ctl_framer *f);
@@ -60,10 +60,10 @@ int mgmt_ctl_framer_next(struct mgmt_ctl_framer *f, const char **line,
 			 size_t *len);
 
 struct mgmt_ctl_request {
-	json_t *msg;		/* the whole request (owned) */
-	const char *cmd;	/* borrowed from msg */
-	json_t *args;		/* object, borrowed from msg (or an empty one) */
-	json_t *id;		/* borrowed, NULL if absent */
+	json_t *msg;	 /* the whole request (owned) */
+	const char *cmd; /* borrowed from msg */
+	json_t *args;	 /* object, borrowed from msg (or an empty one) */
+	json_t *id;	 /* borrowed, NULL if absent */
 };
 
 /*
@@ -82,8 +82,8 @@ void mgmt_ctl_request_fini(struct mgmt_ctl_request *req);
  * null).
  */
 char *mgmt_ctl_response_ok(const json_t *id, json_t *result, size_t *len);
-char *mgmt_ctl_response_err(const json_t *id, const char *code,
-			    const char *msg, size_t *len);
+char *mgmt_ctl_response_err(const json_t *id, const char *code, const char *msg,
+			    size_t *len);
 
 /* A request line for a client; args stolen (NULL: none). */
 char *mgmt_ctl_request_line(const char *cmd, json_t *args, long long id,

@@ -17,11 +17,10 @@ static void visit(const struct mx_counter_set *set,
 {
 	json_t *list = arg;
 
-	json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:I}",
-					      "name", desc->name, "module",
-					      set->module, "help", desc->help,
-					      "type", "counter", "value",
-					      (json_int_t)value));
+	json_array_append_new(
+	    list, json_pack("{s:s, s:s, s:s, s:s, s:I}", "name", desc->name,
+			    "module", set->module, "help", desc->help, "type",
+			    "counter", "value", (json_int_t)value));
 }
 
 json_t *mgmt_metrics_snapshot(void)
@@ -34,13 +33,13 @@ json_t *mgmt_metrics_snapshot(void)
 	return json_pack("{s:o}", "counters", list);
 }
 
-int mgmt_metrics_add_gauge(json_t *snapshot, const char *name,
-			   const char *help, uint64_t value)
+int mgmt_metrics_add_gauge(json_t *snapshot, const char *name, const char *help,
+			   uint64_t value)
 {
 	json_t *list = json_object_get(snapshot, "counters");
-	json_t *g = json_pack("{s:s, s:s, s:s, s:I}", "name", name, "help",
-			      help, "type", "gauge", "value",
-			      (json_int_t)value);
+	json_t *g =
+	    json_pack("{s:s, s:s, s:s, s:I}", "name", name, "help", help,
+		      "type", "gauge", "value", (json_int_t)value);
 
 	if (!json_is_array(list) || g == NULL ||
 	    json_array_append_new(list, g) != 0)
@@ -106,7 +105,7 @@ static void sb_help(struct sbuf *b, const char *s)
 
 char *mgmt_metrics_prometheus(const json_t *snapshot, size_t *len)
 {
-	struct sbuf b = { 0 };
+	struct sbuf b = {0};
 	json_t *list = json_object_get(snapshot, "counters");
 	size_t i;
 	json_t *e;
@@ -114,18 +113,22 @@ char *mgmt_metrics_prometheus(const json_t *snapshot, size_t *len)
 	sb_str(&b, "");
 	json_array_foreach(list, i, e)
 	{
-		const char *name = json_string_value(json_object_get(e, "name"));
-		const char *help = json_string_value(json_object_get(e, "help"));
-		const char *type = json_string_value(json_object_get(e, "type"));
+		const char *name =
+		    json_string_value(json_object_get(e, "name"));
+		const char *help =
+		    json_string_value(json_object_get(e, "help"));
+		const char *type =
+		    json_string_value(json_object_get(e, "type"));
 		json_t *v = json_object_get(e, "value");
 		if (!name_ok(name) || !json_is_integer(v))
 			continue;
 		bool gauge = type != NULL && strcmp(type, "gauge") == 0;
 		char full[256], num[32];
 		size_t nl = strlen(name);
-		bool has_total = nl >= 6 && strcmp(name + nl - 6, "_total") == 0;
-		snprintf(full, sizeof(full), "%s%s%s", MGMT_METRICS_PREFIX, name,
-			 gauge || has_total ? "" : "_total");
+		bool has_total =
+		    nl >= 6 && strcmp(name + nl - 6, "_total") == 0;
+		snprintf(full, sizeof(full), "%s%s%s", MGMT_METRICS_PREFIX,
+			 name, gauge || has_total ? "" : "_total");
 		sb_str(&b, "# HELP ");
 		sb_str(&b, full);
 		sb_str(&b, " ");
@@ -164,15 +167,15 @@ void mgmt_metrics_print_table(const json_t *snapshot, FILE *out)
 	{
 		const char *n = json_string_value(json_object_get(e, "name"));
 		const char *h = json_string_value(json_object_get(e, "help"));
-		fprintf(out, "%-*s %14lld  %s\n", (int)width, n ? n : "?",
-			(long long)json_integer_value(json_object_get(e,
-								      "value")),
-			h ? h : "");
+		fprintf(
+		    out, "%-*s %14lld  %s\n", (int)width, n ? n : "?",
+		    (long long)json_integer_value(json_object_get(e, "value")),
+		    h ? h : "");
 	}
 }
 
-static int stats_cmd(void *arg, const json_t *args, json_t **result,
-		     char *err, size_t errlen)
+static int stats_cmd(void *arg, const json_t *args, json_t **result, char *err,
+		     size_t errlen)
 {
 	*result = mgmt_metrics_snapshot();
 	if (*result == NULL) {

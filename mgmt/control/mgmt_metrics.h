@@ -29,8 +29,8 @@ struct mgmt_ctl;
 json_t *mgmt_metrics_snapshot(void);
 
 /* Appends one gauge to a snapshot; 0 or -ENOMEM. */
-int mgmt_metrics_add_gauge(json_t *snapshot, const char *name,
-			   const char *help, uint64_t value);
+int mgmt_metrics_add_gauge(json_t *snapshot, const char *name, const char *help,
+			   uint64_t value);
 
 /*
  * Prometheus text exposition format 0.0.4 of a snapshot: per metric a

@@ -34,24 +34,25 @@ enum { EXIT_FAILED = 1, EXIT_USAGE = 2 };
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: mxgatectl [-s SOCKET] [-t SECONDS] COMMAND [ARGS]\n"
-		"  -s SOCKET   control socket (default $MXGATE_SOCKET or "
-		MGMT_CONF_DEFAULT_SOCKET ")\n"
-		"  -t SECONDS  how long to wait for an answer (default 30)\n"
-		"commands:\n"
-		"  status [--json]            daemon state\n"
-		"  stats [--json]             counters (name, value, help)\n"
-		"  metrics                    counters, Prometheus text format\n"
-		"  config                     effective configuration (JSON)\n"
-		"  reload [config|signatures] reload (default: config)\n"
-		"  log-level [LEVEL]          show or set: err, warn, info, "
-		"debug\n"
-		"  map build SRC DST          build an LMDB recipient map "
-		"(local)\n"
-		"  help                       commands the daemon answers\n"
-		"  WORDS... [--key value]     any other daemon command, e.g.\n"
-		"                             queue list --state deferred\n");
+	fprintf(
+	    out,
+	    "usage: mxgatectl [-s SOCKET] [-t SECONDS] COMMAND [ARGS]\n"
+	    "  -s SOCKET   control socket (default $MXGATE_SOCKET "
+	    "or " MGMT_CONF_DEFAULT_SOCKET ")\n"
+	    "  -t SECONDS  how long to wait for an answer (default 30)\n"
+	    "commands:\n"
+	    "  status [--json]            daemon state\n"
+	    "  stats [--json]             counters (name, value, help)\n"
+	    "  metrics                    counters, Prometheus text format\n"
+	    "  config                     effective configuration (JSON)\n"
+	    "  reload [config|signatures] reload (default: config)\n"
+	    "  log-level [LEVEL]          show or set: err, warn, info, "
+	    "debug\n"
+	    "  map build SRC DST          build an LMDB recipient map "
+	    "(local)\n"
+	    "  help                       commands the daemon answers\n"
+	    "  WORDS... [--key value]     any other daemon command, e.g.\n"
+	    "                             queue list --state deferred\n");
 }
 
 static bool word_is_cmd(const char *w)
@@ -115,15 +116,15 @@ static int build_request(int argc, char **argv, struct request *r)
 				r->json_out = true;
 				continue;
 			}
-			json_object_set_new(r->args, key,
-					    val ? typed_value(val) : json_true());
+			json_object_set_new(
+			    r->args, key, val ? typed_value(val) : json_true());
 			continue;
 		}
 		if (in_cmd && word_is_cmd(a) &&
 		    len + strlen(a) + 1 <= MGMT_CTL_CMD_MAX) {
-			len += (size_t)snprintf(r->cmd + len,
-						sizeof(r->cmd) - len, "%s%s",
-						len ? " " : "", a);
+			len +=
+			    (size_t)snprintf(r->cmd + len, sizeof(r->cmd) - len,
+					     "%s%s", len ? " " : "", a);
 			continue;
 		}
 		in_cmd = false;
@@ -131,7 +132,7 @@ static int build_request(int argc, char **argv, struct request *r)
 	}
 	if (len == 0) {
 		fprintf(stderr, "mxgatectl: no command given (try "
-			"mxgatectl help)\n");
+				"mxgatectl help)\n");
 		json_decref(extra);
 		return -1;
 	}
@@ -157,9 +158,9 @@ static void print_flat(const char *prefix, json_t *v)
 		}
 		return;
 	}
-	char *s = json_is_string(v) ? strdup(json_string_value(v))
-				    : json_dumps(v, JSON_COMPACT |
-							    JSON_ENCODE_ANY);
+	char *s = json_is_string(v)
+		      ? strdup(json_string_value(v))
+		      : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 	printf("%s: %s\n", prefix, s ? s : "?");
 	free(s);
 }
@@ -226,7 +227,7 @@ int main(int argc, char **argv)
 	    strcmp(argv[1], "build") == 0)
 		return map_build(argc, argv);
 
-	struct request r = { .args = NULL };
+	struct request r = {.args = NULL};
 	const char *view = argv[0];
 	if (build_request(argc, argv, &r) != 0)
 		return EXIT_USAGE;
@@ -238,7 +239,7 @@ int main(int argc, char **argv)
 		const char *lvl = r.cmd + 10;
 		if (strchr(lvl, ' ') != NULL) {
 			fprintf(stderr, "mxgatectl: usage: log-level "
-				"[err|warn|info|debug]\n");
+					"[err|warn|info|debug]\n");
 			json_decref(r.args);
 			return EXIT_USAGE;
 		}
@@ -262,14 +263,14 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!json_is_true(json_object_get(resp, "ok"))) {
-		const char *e = json_string_value(json_object_get(resp,
-								  "error"));
-		const char *code = json_string_value(json_object_get(resp,
-								     "code"));
+		const char *e =
+		    json_string_value(json_object_get(resp, "error"));
+		const char *code =
+		    json_string_value(json_object_get(resp, "code"));
 		fprintf(stderr, "mxgatectl: %s\n", e ? e : "command failed");
 		rc = code != NULL && strcmp(code, MGMT_CTL_E_FAILED) == 0
-			     ? EXIT_FAILED
-			     : EXIT_USAGE;
+			 ? EXIT_FAILED
+			 : EXIT_USAGE;
 		json_decref(resp);
 		return rc;
 	}
@@ -294,9 +295,9 @@ int main(int argc, char **argv)
 		size_t i;
 		json_t *c;
 		json_array_foreach(json_object_get(result, "commands"), i, c)
-			printf("%-28s %s\n",
-			       json_string_value(json_object_get(c, "cmd")),
-			       json_string_value(json_object_get(c, "help")));
+		    printf("%-28s %s\n",
+			   json_string_value(json_object_get(c, "cmd")),
+			   json_string_value(json_object_get(c, "help")));
 	} else if (json_is_object(result) && json_object_size(result) == 0) {
 		printf("ok\n");
 	} else {

@@ -27,17 +27,17 @@ static int failures;
 
 struct frame_case {
 	const char *in;
-	const char *lines[4];	/* expected, in order */
-	const char *rest;	/* bytes left without LF */
+	const char *lines[4]; /* expected, in order */
+	const char *rest;     /* bytes left without LF */
 };
 
 static const struct frame_case frame_cases[] = {
-	{ "{\"cmd\":\"a\"}\n", { "{\"cmd\":\"a\"}" }, "" },
-	{ "a\r\nb\n", { "a", "b" }, "" },
-	{ "\n\r\n\nx\n", { "x" }, "" },
-	{ "one\ntwo", { "one" }, "two" },
-	{ "a\rb\n", { "a\rb" }, "" },
-	{ "", { NULL }, "" },
+    {"{\"cmd\":\"a\"}\n", {"{\"cmd\":\"a\"}"}, ""},
+    {"a\r\nb\n", {"a", "b"}, ""},
+    {"\n\r\n\nx\n", {"x"}, ""},
+    {"one\ntwo", {"one"}, "two"},
+    {"a\rb\n", {"a\rb"}, ""},
+    {"", {NULL}, ""},
 };
 
 /* Feeds `in` in pieces of at most `chunk` bytes, collecting lines. */
@@ -57,8 +57,8 @@ static void frame_run(const struct frame_case *c, size_t chunk)
 		int rc;
 		while ((rc = mgmt_ctl_framer_next(&f, &line, &len)) == 1) {
 			CHECK(got < 4 && c->lines[got] != NULL &&
-				      len == strlen(c->lines[got]) &&
-				      memcmp(line, c->lines[got], len) == 0,
+				  len == strlen(c->lines[got]) &&
+				  memcmp(line, c->lines[got], len) == 0,
 			      "input %s chunk %zu: line %zu '%.*s'", c->in,
 			      chunk, got, (int)len, line);
 			got++;
@@ -99,9 +99,10 @@ static void test_long_lines(void)
 	memset(big, 'a', MGMT_CTL_LINE_MAX - 1);
 	big[MGMT_CTL_LINE_MAX - 1] = '\n';
 	CHECK(mgmt_ctl_framer_feed(&f, big, MGMT_CTL_LINE_MAX) ==
-		      MGMT_CTL_LINE_MAX, "fits");
+		  MGMT_CTL_LINE_MAX,
+	      "fits");
 	CHECK(mgmt_ctl_framer_next(&f, &line, &len) == 1 &&
-		      len == MGMT_CTL_LINE_MAX - 1,
+		  len == MGMT_CTL_LINE_MAX - 1,
 	      "max line");
 
 	/* One more byte: no LF within the limit. */
@@ -125,33 +126,33 @@ static void test_long_lines(void)
 struct req_case {
 	const char *line;
 	int rc;
-	const char *cmd;	/* rc == 0 */
-	const char *err;	/* rc != 0: prefix of the error */
+	const char *cmd; /* rc == 0 */
+	const char *err; /* rc != 0: prefix of the error */
 };
 
 static const struct req_case req_cases[] = {
-	{ "{\"cmd\":\"status\"}", 0, "status", NULL },
-	{ "{\"cmd\":\"queue list\",\"args\":{\"state\":\"deferred\"},\"id\":1}",
-	  0, "queue list", NULL },
-	{ "{\"cmd\":\"help\",\"args\":null,\"id\":null}", 0, "help", NULL },
-	{ "{\"id\":\"x\",\"cmd\":\"a-b_c 9\"}", 0, "a-b_c 9", NULL },
-	{ "{\"cmd\":\"status\"", -EINVAL, NULL, "bad JSON" },
-	{ "not json", -EINVAL, NULL, "bad JSON" },
-	{ "{\"cmd\":\"a\"} trailing", -EINVAL, NULL, "bad JSON" },
-	{ "[\"status\"]", -EINVAL, NULL, "a request must be a JSON object" },
-	{ "{\"args\":{}}", -EINVAL, NULL, "\"cmd\" must be a string" },
-	{ "{\"cmd\":7}", -EINVAL, NULL, "\"cmd\" must be a string" },
-	{ "{\"cmd\":\"\"}", -EINVAL, NULL, "\"cmd\" must be 1-128" },
-	{ "{\"cmd\":\"Status\"}", -EINVAL, NULL, "\"cmd\" must be 1-128" },
-	{ "{\"cmd\":\"a  b\"}", -EINVAL, NULL, "\"cmd\" must be 1-128" },
-	{ "{\"cmd\":\" a\"}", -EINVAL, NULL, "\"cmd\" must be 1-128" },
-	{ "{\"cmd\":\"a\\u0000b\"}", -EINVAL, NULL, "bad JSON" },
-	{ "{\"cmd\":\"a\",\"args\":[]}", -EINVAL, NULL,
-	  "\"args\" must be an object" },
-	{ "{\"cmd\":\"a\",\"id\":[1]}", -EINVAL, NULL, "\"id\" must be" },
-	{ "{\"cmd\":\"a\",\"extra\":1}", -EINVAL, NULL, "unknown member" },
-	{ "{\"cmd\":\"a\",\"cmd\":\"b\"}", -EINVAL, NULL, "bad JSON" },
-	{ "{\"cmd\":\"\xff\"}", -EINVAL, NULL, "bad JSON" },
+    {"{\"cmd\":\"status\"}", 0, "status", NULL},
+    {"{\"cmd\":\"queue list\",\"args\":{\"state\":\"deferred\"},\"id\":1}", 0,
+     "queue list", NULL},
+    {"{\"cmd\":\"help\",\"args\":null,\"id\":null}", 0, "help", NULL},
+    {"{\"id\":\"x\",\"cmd\":\"a-b_c 9\"}", 0, "a-b_c 9", NULL},
+    {"{\"cmd\":\"status\"", -EINVAL, NULL, "bad JSON"},
+    {"not json", -EINVAL, NULL, "bad JSON"},
+    {"{\"cmd\":\"a\"} trailing", -EINVAL, NULL, "bad JSON"},
+    {"[\"status\"]", -EINVAL, NULL, "a request must be a JSON object"},
+    {"{\"args\":{}}", -EINVAL, NULL, "\"cmd\" must be a string"},
+    {"{\"cmd\":7}", -EINVAL, NULL, "\"cmd\" must be a string"},
+    {"{\"cmd\":\"\"}", -EINVAL, NULL, "\"cmd\" must be 1-128"},
+    {"{\"cmd\":\"Status\"}", -EINVAL, NULL, "\"cmd\" must be 1-128"},
+    {"{\"cmd\":\"a  b\"}", -EINVAL, NULL, "\"cmd\" must be 1-128"},
+    {"{\"cmd\":\" a\"}", -EINVAL, NULL, "\"cmd\" must be 1-128"},
+    {"{\"cmd\":\"a\\u0000b\"}", -EINVAL, NULL, "bad JSON"},
+    {"{\"cmd\":\"a\",\"args\":[]}", -EINVAL, NULL,
+     "\"args\" must be an object"},
+    {"{\"cmd\":\"a\",\"id\":[1]}", -EINVAL, NULL, "\"id\" must be"},
+    {"{\"cmd\":\"a\",\"extra\":1}", -EINVAL, NULL, "unknown member"},
+    {"{\"cmd\":\"a\",\"cmd\":\"b\"}", -EINVAL, NULL, "bad JSON"},
+    {"{\"cmd\":\"\xff\"}", -EINVAL, NULL, "bad JSON"},
 };
 
 static void test_requests(void)
@@ -164,8 +165,8 @@ static void test_requests(void)
 						err, sizeof(err));
 		CHECK(rc == c->rc, "%s: rc %d (%s)", c->line, rc, err);
 		if (rc == 0 && c->rc == 0) {
-			CHECK(strcmp(r.cmd, c->cmd) == 0, "%s: cmd %s",
-			      c->line, r.cmd);
+			CHECK(strcmp(r.cmd, c->cmd) == 0, "%s: cmd %s", c->line,
+			      r.cmd);
 			CHECK(json_is_object(r.args), "%s: args", c->line);
 		}
 		if (rc != 0 && c->err != NULL)
@@ -178,14 +179,14 @@ static void test_requests(void)
 	char err[128];
 	const char *l = "{\"cmd\":\"BAD\",\"id\":42}";
 	CHECK(mgmt_ctl_request_parse(l, strlen(l), &r, err, sizeof(err)) != 0 &&
-		      json_integer_value(r.id) == 42,
+		  json_integer_value(r.id) == 42,
 	      "id kept on error");
 	size_t len;
-	char *resp = mgmt_ctl_response_err(r.id, MGMT_CTL_E_BAD_REQUEST, err,
-					   &len);
+	char *resp =
+	    mgmt_ctl_response_err(r.id, MGMT_CTL_E_BAD_REQUEST, err, &len);
 	CHECK(resp != NULL && resp[len - 1] == '\n' &&
-		      strchr(resp, '\n') == resp + len - 1 &&
-		      strncmp(resp, "{\"id\":42,\"ok\":false,", 20) == 0,
+		  strchr(resp, '\n') == resp + len - 1 &&
+		  strncmp(resp, "{\"id\":42,\"ok\":false,", 20) == 0,
 	      "error response: %s", resp);
 	free(resp);
 	mgmt_ctl_request_fini(&r);
@@ -193,8 +194,8 @@ static void test_requests(void)
 	json_t *res = json_pack("{s:s}", "text", "a\nb");
 	resp = mgmt_ctl_response_ok(NULL, res, &len);
 	CHECK(resp != NULL &&
-		      strcmp(resp, "{\"id\":null,\"ok\":true,\"result\":"
-				   "{\"text\":\"a\\nb\"}}\n") == 0,
+		  strcmp(resp, "{\"id\":null,\"ok\":true,\"result\":"
+			       "{\"text\":\"a\\nb\"}}\n") == 0,
 	      "ok response: %s", resp);
 	free(resp);
 }
@@ -202,26 +203,24 @@ static void test_requests(void)
 static void test_prometheus(void)
 {
 	json_t *snap = json_pack(
-		"{s:[{s:s,s:s,s:s,s:I},{s:s,s:s,s:s,s:I},{s:s,s:s,s:s,s:I},"
-		"{s:s,s:s,s:s,s:s}]}",
-		"counters", "name", "q_msgs_committed", "help",
-		"messages made\ndurable \\ ok", "type", "counter", "value",
-		(json_int_t)12, "name", "Bad-Name", "help", "x", "type",
-		"counter", "value", (json_int_t)1, "name", "q_depth", "help",
-		"messages queued", "type", "gauge", "value", (json_int_t)3,
-		"name", "no_value", "help", "h", "type", "counter", "value",
-		"7");
+	    "{s:[{s:s,s:s,s:s,s:I},{s:s,s:s,s:s,s:I},{s:s,s:s,s:s,s:I},"
+	    "{s:s,s:s,s:s,s:s}]}",
+	    "counters", "name", "q_msgs_committed", "help",
+	    "messages made\ndurable \\ ok", "type", "counter", "value",
+	    (json_int_t)12, "name", "Bad-Name", "help", "x", "type", "counter",
+	    "value", (json_int_t)1, "name", "q_depth", "help",
+	    "messages queued", "type", "gauge", "value", (json_int_t)3, "name",
+	    "no_value", "help", "h", "type", "counter", "value", "7");
 	char *text = mgmt_metrics_prometheus(snap, NULL);
 	const char *want =
-		"# HELP mxgate_q_msgs_committed_total messages made\\ndurable "
-		"\\\\ ok\n"
-		"# TYPE mxgate_q_msgs_committed_total counter\n"
-		"mxgate_q_msgs_committed_total 12\n"
-		"# HELP mxgate_q_depth messages queued\n"
-		"# TYPE mxgate_q_depth gauge\n"
-		"mxgate_q_depth 3\n";
-	CHECK(text != NULL && strcmp(text, want) == 0, "prometheus:\n%s",
-	      text);
+	    "# HELP mxgate_q_msgs_committed_total messages made\\ndurable "
+	    "\\\\ ok\n"
+	    "# TYPE mxgate_q_msgs_committed_total counter\n"
+	    "mxgate_q_msgs_committed_total 12\n"
+	    "# HELP mxgate_q_depth messages queued\n"
+	    "# TYPE mxgate_q_depth gauge\n"
+	    "mxgate_q_depth 3\n";
+	CHECK(text != NULL && strcmp(text, want) == 0, "prometheus:\n%s", text);
 	free(text);
 	json_decref(snap);
 
@@ -230,8 +229,8 @@ static void test_prometheus(void)
 	CHECK(mgmt_metrics_add_gauge(snap, "test_gauge", "g", 5) == 0, "gauge");
 	text = mgmt_metrics_prometheus(snap, NULL);
 	CHECK(text != NULL &&
-		      strstr(text, "\nmxgate_ctl_requests_total 0\n") != NULL &&
-		      strstr(text, "\nmxgate_test_gauge 5\n") != NULL,
+		  strstr(text, "\nmxgate_ctl_requests_total 0\n") != NULL &&
+		  strstr(text, "\nmxgate_test_gauge 5\n") != NULL,
 	      "live: %s", text);
 	free(text);
 	json_decref(snap);

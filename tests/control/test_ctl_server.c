@@ -44,23 +44,23 @@ static atomic_bool stop;
 static char sock_path[96];
 static const char *ctl_bin;
 
-static int status_cmd(void *arg, const json_t *args, json_t **result,
-		      char *err, size_t errlen)
+static int status_cmd(void *arg, const json_t *args, json_t **result, char *err,
+		      size_t errlen)
 {
 	*result = json_pack("{s:s, s:{s:i}}", "state", "running", "queue",
 			    "messages", 3);
 	return 0;
 }
 
-static int echo_cmd(void *arg, const json_t *args, json_t **result,
-		    char *err, size_t errlen)
+static int echo_cmd(void *arg, const json_t *args, json_t **result, char *err,
+		    size_t errlen)
 {
 	*result = json_deep_copy(args);
 	return 0;
 }
 
-static int fail_cmd(void *arg, const json_t *args, json_t **result,
-		    char *err, size_t errlen)
+static int fail_cmd(void *arg, const json_t *args, json_t **result, char *err,
+		    size_t errlen)
 {
 	snprintf(err, errlen, "no such message");
 	return -1;
@@ -68,8 +68,8 @@ static int fail_cmd(void *arg, const json_t *args, json_t **result,
 
 static struct mgmt_conf conf;
 
-static int config_cmd(void *arg, const json_t *args, json_t **result,
-		      char *err, size_t errlen)
+static int config_cmd(void *arg, const json_t *args, json_t **result, char *err,
+		      size_t errlen)
 {
 	*result = mgmt_conf_dump_json(&conf);
 	return *result ? 0 : -1;
@@ -81,7 +81,7 @@ static void *server_main(void *arg)
 
 	mx_counter_thread_attach();
 	while (!atomic_load(&stop)) {
-		struct pollfd p = { .fd = mgmt_ctl_fd(ctl), .events = POLLIN };
+		struct pollfd p = {.fd = mgmt_ctl_fd(ctl), .events = POLLIN};
 		if (poll(&p, 1, 20) > 0)
 			mgmt_ctl_process(ctl);
 	}
@@ -91,7 +91,7 @@ static void *server_main(void *arg)
 
 static int raw_connect(void)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock_path);
@@ -110,7 +110,7 @@ static char *read_lines(int fd, int lines, size_t *out_len)
 	int seen = 0;
 
 	while (seen < lines) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p = {.fd = fd, .events = POLLIN};
 		if (poll(&p, 1, 5000) <= 0)
 			break;
 		if (len == cap) {
@@ -133,7 +133,7 @@ static char *read_lines(int fd, int lines, size_t *out_len)
 static bool at_eof(int fd)
 {
 	char c;
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 
 	return poll(&p, 1, 5000) == 1 && recv(fd, &c, 1, 0) == 0;
 }
@@ -152,23 +152,23 @@ static void send_str(int fd, const char *s, size_t len)
 static void test_pipelined_split(void)
 {
 	const char *reqs =
-		"{\"cmd\":\"status\",\"id\":1}\n"
-		"{\"cmd\":\"nosuch thing\",\"id\":2}\r\n"
-		"not json\n"
-		"{\"cmd\":\"queue show 1f2e x\",\"args\":{\"argv\":[\"y\"]},"
-		"\"id\":\"s\"}\n"
-		"{\"cmd\":\"queue hold\",\"id\":4}\n";
+	    "{\"cmd\":\"status\",\"id\":1}\n"
+	    "{\"cmd\":\"nosuch thing\",\"id\":2}\r\n"
+	    "not json\n"
+	    "{\"cmd\":\"queue show 1f2e x\",\"args\":{\"argv\":[\"y\"]},"
+	    "\"id\":\"s\"}\n"
+	    "{\"cmd\":\"queue hold\",\"id\":4}\n";
 	const char *want =
-		"{\"id\":1,\"ok\":true,\"result\":{\"state\":\"running\","
-		"\"queue\":{\"messages\":3}}}\n"
-		"{\"id\":2,\"ok\":false,\"error\":\"unknown command: nosuch "
-		"thing\",\"code\":\"unknown_command\"}\n"
-		"{\"id\":null,\"ok\":false,\"error\":\"bad JSON at column 3: "
-		"'[' or '{' expected near 'not'\",\"code\":\"bad_request\"}\n"
-		"{\"id\":\"s\",\"ok\":true,\"result\":{\"argv\":[\"1f2e\",\"x\","
-		"\"y\"]}}\n"
-		"{\"id\":4,\"ok\":false,\"error\":\"no such message\","
-		"\"code\":\"failed\"}\n";
+	    "{\"id\":1,\"ok\":true,\"result\":{\"state\":\"running\","
+	    "\"queue\":{\"messages\":3}}}\n"
+	    "{\"id\":2,\"ok\":false,\"error\":\"unknown command: nosuch "
+	    "thing\",\"code\":\"unknown_command\"}\n"
+	    "{\"id\":null,\"ok\":false,\"error\":\"bad JSON at column 3: "
+	    "'[' or '{' expected near 'not'\",\"code\":\"bad_request\"}\n"
+	    "{\"id\":\"s\",\"ok\":true,\"result\":{\"argv\":[\"1f2e\",\"x\","
+	    "\"y\"]}}\n"
+	    "{\"id\":4,\"ok\":false,\"error\":\"no such message\","
+	    "\"code\":\"failed\"}\n";
 	size_t n = strlen(reqs);
 
 	/* All at once, then split at every byte position. */
@@ -199,7 +199,7 @@ static void test_too_long(void)
 	send_str(fd, big, n);
 	char *got = read_lines(fd, 2, NULL);
 	CHECK(strstr(got, "{\"id\":9,\"ok\":true") == got &&
-		      strstr(got, "\"code\":\"line_too_long\"") != NULL,
+		  strstr(got, "\"code\":\"line_too_long\"") != NULL,
 	      "too long: %s", got);
 	CHECK(at_eof(fd), "closed after an over-long line");
 	free(got);
@@ -213,8 +213,8 @@ static void test_conn_limit(struct mgmt_ctl *ctl)
 
 	for (int i = 0; i < MGMT_CTL_CLIENTS_MAX; i++)
 		fds[i] = raw_connect();
-	for (int i = 0; i < 200 && mgmt_ctl_client_count(ctl) <
-					  MGMT_CTL_CLIENTS_MAX; i++)
+	for (int i = 0;
+	     i < 200 && mgmt_ctl_client_count(ctl) < MGMT_CTL_CLIENTS_MAX; i++)
 		usleep(5000);
 	int extra = raw_connect();
 	char *got = read_lines(extra, 1, NULL);
@@ -240,9 +240,10 @@ static void test_denied(void)
 			_exit(3);
 		int fd = raw_connect();
 		char *got = read_lines(fd, 1, NULL);
-		_exit(strstr(got, "\"code\":\"permission_denied\"") && at_eof(fd)
-			      ? 0
-			      : 1);
+		_exit(strstr(got, "\"code\":\"permission_denied\"") &&
+			      at_eof(fd)
+			  ? 0
+			  : 1);
 	}
 	int st;
 	waitpid(pid, &st, 0);
@@ -260,20 +261,20 @@ static void test_group(const char *dir)
 	if (geteuid() != 0 || gr == NULL)
 		return;
 	snprintf(path, sizeof(path), "%s/group.sock", dir);
-	struct mgmt_ctl *ctl = mgmt_ctl_create(path, "nogroup", err,
-					       sizeof(err));
+	struct mgmt_ctl *ctl =
+	    mgmt_ctl_create(path, "nogroup", err, sizeof(err));
 	CHECK(ctl != NULL, "group server: %s", err);
 	if (ctl == NULL)
 		return;
 	struct stat st;
 	CHECK(stat(path, &st) == 0 && st.st_gid == gr->gr_gid &&
-		      (st.st_mode & 0777) == 0660,
+		  (st.st_mode & 0777) == 0660,
 	      "socket group %d mode %o", (int)st.st_gid, st.st_mode & 0777);
 	pid_t pid = fork();
 	if (pid == 0) {
 		if (setgid(gr->gr_gid) != 0 || setuid(65534) != 0)
 			_exit(3);
-		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		struct sockaddr_un sun = {.sun_family = AF_UNIX};
 		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
@@ -285,7 +286,7 @@ static void test_group(const char *dir)
 	}
 	int status = -1;
 	for (int i = 0; i < 500; i++) {
-		struct pollfd p = { .fd = mgmt_ctl_fd(ctl), .events = POLLIN };
+		struct pollfd p = {.fd = mgmt_ctl_fd(ctl), .events = POLLIN};
 		if (poll(&p, 1, 10) > 0)
 			mgmt_ctl_process(ctl);
 		if (waitpid(pid, &status, WNOHANG) == pid)
@@ -295,8 +296,8 @@ static void test_group(const char *dir)
 	      "group member served: status %d", status);
 	mgmt_ctl_destroy(ctl);
 	CHECK(mgmt_ctl_create(path, "no-such-group-mx", err, sizeof(err)) ==
-			      NULL &&
-		      strstr(err, "does not exist") != NULL,
+		      NULL &&
+		  strstr(err, "does not exist") != NULL,
 	      "bad group: %s", err);
 }
 
@@ -309,7 +310,7 @@ static int run_ctl(const char *const *args, char **out, char **err)
 		exit(1);
 	pid_t pid = fork();
 	if (pid == 0) {
-		const char *argv[16] = { ctl_bin };
+		const char *argv[16] = {ctl_bin};
 		int n = 1;
 		for (; args[n - 1] != NULL && n < 15; n++)
 			argv[n] = args[n - 1];
@@ -337,102 +338,105 @@ static void test_mxgatectl(void)
 	char *out, *err;
 	int rc;
 
-	rc = run_ctl((const char *[]){ "-s", sock_path, "status", NULL }, &out,
+	rc = run_ctl((const char *[]){"-s", sock_path, "status", NULL}, &out,
 		     &err);
-	CHECK(rc == 0 && strcmp(out, "state: running\nqueue.messages: 3\n") ==
-				 0,
+	CHECK(rc == 0 &&
+		  strcmp(out, "state: running\nqueue.messages: 3\n") == 0,
 	      "status rc %d out '%s' err '%s'", rc, out, err);
 	free(out);
 	free(err);
 
-	rc = run_ctl((const char *[]){ "-s", sock_path, "status", "--json",
-				       NULL },
-		     &out, &err);
+	rc =
+	    run_ctl((const char *[]){"-s", sock_path, "status", "--json", NULL},
+		    &out, &err);
 	json_t *j = json_loads(out, 0, NULL);
 	CHECK(rc == 0 && json_is_object(j) &&
-		      json_integer_value(json_object_get(
-			      json_object_get(j, "queue"), "messages")) == 3,
+		  json_integer_value(json_object_get(
+		      json_object_get(j, "queue"), "messages")) == 3,
 	      "status --json: %s", out);
 	json_decref(j);
 	free(out);
 	free(err);
 
-	rc = run_ctl((const char *[]){ "-s", sock_path, "stats", NULL }, &out,
+	rc = run_ctl((const char *[]){"-s", sock_path, "stats", NULL}, &out,
 		     &err);
 	CHECK(rc == 0 && strncmp(out, "NAME ", 5) == 0 &&
-		      strstr(out, "ctl_requests ") != NULL &&
-		      strstr(out, "control requests dispatched") != NULL,
+		  strstr(out, "ctl_requests ") != NULL &&
+		  strstr(out, "control requests dispatched") != NULL,
 	      "stats: rc %d %s %s", rc, out, err);
 	free(out);
 	free(err);
 
-	rc = run_ctl((const char *[]){ "-s", sock_path, "metrics", NULL }, &out,
+	rc = run_ctl((const char *[]){"-s", sock_path, "metrics", NULL}, &out,
 		     &err);
 	CHECK(rc == 0 &&
-		      strstr(out, "# HELP mxgate_ctl_conn_accepted_total "
-				  "control connections accepted\n"
-				  "# TYPE mxgate_ctl_conn_accepted_total "
-				  "counter\nmxgate_ctl_conn_accepted_total ") !=
-			      NULL,
+		  strstr(out,
+			 "# HELP mxgate_ctl_conn_accepted_total "
+			 "control connections accepted\n"
+			 "# TYPE mxgate_ctl_conn_accepted_total "
+			 "counter\nmxgate_ctl_conn_accepted_total ") != NULL,
 	      "metrics: rc %d %s %s", rc, out, err);
 	free(out);
 	free(err);
 
-	rc = run_ctl((const char *[]){ "-s", sock_path, "queue", "list",
-				       "--state", "deferred", "--limit", "5",
-				       "--all", NULL },
+	rc = run_ctl((const char *[]){"-s", sock_path, "queue", "list",
+				      "--state", "deferred", "--limit", "5",
+				      "--all", NULL},
 		     &out, &err);
 	j = json_loads(out, 0, NULL);
 	CHECK(rc == 0 &&
-		      strcmp(json_string_value(json_object_get(j, "state")),
-			     "deferred") == 0 &&
-		      json_integer_value(json_object_get(j, "limit")) == 5 &&
-		      json_is_true(json_object_get(j, "all")),
+		  strcmp(json_string_value(json_object_get(j, "state")),
+			 "deferred") == 0 &&
+		  json_integer_value(json_object_get(j, "limit")) == 5 &&
+		  json_is_true(json_object_get(j, "all")),
 	      "passthrough: rc %d %s %s", rc, out, err);
 	json_decref(j);
 	free(out);
 	free(err);
 
-	rc = run_ctl((const char *[]){ "-s", sock_path, "queue", "show",
-				       "1F2E", NULL },
-		     &out, &err);
+	rc = run_ctl(
+	    (const char *[]){"-s", sock_path, "queue", "show", "1F2E", NULL},
+	    &out, &err);
 	CHECK(rc == 0 && strstr(out, "\"1F2E\"") != NULL,
 	      "positional: rc %d %s %s", rc, out, err);
 	free(out);
 	free(err);
 
-	rc = run_ctl((const char *[]){ "-s", sock_path, "queue", "hold", "x",
-				       NULL },
-		     &out, &err);
+	rc = run_ctl(
+	    (const char *[]){"-s", sock_path, "queue", "hold", "x", NULL}, &out,
+	    &err);
 	CHECK(rc == 1 && strcmp(err, "mxgatectl: no such message\n") == 0,
 	      "failed: rc %d '%s'", rc, err);
 	free(out);
 	free(err);
 
-	rc = run_ctl((const char *[]){ "-s", sock_path, "frobnicate", NULL },
+	rc = run_ctl((const char *[]){"-s", sock_path, "frobnicate", NULL},
 		     &out, &err);
-	CHECK(rc == 2 && strcmp(err, "mxgatectl: unknown command: "
-				     "frobnicate\n") == 0 &&
-		      out[0] == '\0',
+	CHECK(rc == 2 &&
+		  strcmp(err, "mxgatectl: unknown command: "
+			      "frobnicate\n") == 0 &&
+		  out[0] == '\0',
 	      "unknown: rc %d '%s'", rc, err);
 	free(out);
 	free(err);
 
-	rc = run_ctl((const char *[]){ "-s", sock_path, "help", NULL }, &out,
+	rc = run_ctl((const char *[]){"-s", sock_path, "help", NULL}, &out,
 		     &err);
 	CHECK(rc == 0 && strstr(out, "queue show") != NULL &&
-		      strstr(out, "help ") != NULL,
+		  strstr(out, "help ") != NULL,
 	      "help: %s", out);
 	free(out);
 	free(err);
 
-	rc = run_ctl((const char *[]){ "-s", sock_path, "config", NULL }, &out,
+	rc = run_ctl((const char *[]){"-s", sock_path, "config", NULL}, &out,
 		     &err);
 	j = json_loads(out, 0, NULL);
 	CHECK(rc == 0 && json_is_object(j) &&
-		      strcmp(json_string_value(json_array_get(json_object_get(
-				     json_object_get(j, "smtp"), "listen"), 0)),
-			     "127.0.0.1:2525") == 0,
+		  strcmp(
+		      json_string_value(json_array_get(
+			  json_object_get(json_object_get(j, "smtp"), "listen"),
+			  0)),
+		      "127.0.0.1:2525") == 0,
 	      "config: rc %d %s %s", rc, out, err);
 	json_decref(j);
 	free(out);
@@ -442,14 +446,13 @@ static void test_mxgatectl(void)
 		const char *a[4];
 		const char *want;
 	} mapped[] = {
-		{ { "reload", NULL }, "{\"argv\": [\"config\"]}" },
-		{ { "reload", "signatures", NULL },
-		  "{\"argv\": [\"signatures\"]}" },
-		{ { "log-level", "debug", NULL }, "{\"level\": \"debug\"}" },
-		{ { "log-level", NULL }, "ok" },
+	    {{"reload", NULL}, "{\"argv\": [\"config\"]}"},
+	    {{"reload", "signatures", NULL}, "{\"argv\": [\"signatures\"]}"},
+	    {{"log-level", "debug", NULL}, "{\"level\": \"debug\"}"},
+	    {{"log-level", NULL}, "ok"},
 	};
 	for (size_t i = 0; i < sizeof(mapped) / sizeof(mapped[0]); i++) {
-		const char *args[8] = { "-s", sock_path };
+		const char *args[8] = {"-s", sock_path};
 		for (int k = 0; mapped[i].a[k] != NULL; k++)
 			args[2 + k] = mapped[i].a[k];
 		rc = run_ctl(args, &out, &err);
@@ -479,18 +482,20 @@ static void test_mxgatectl(void)
 
 	char absent[120];
 	snprintf(absent, sizeof(absent), "%s.none", sock_path);
-	rc = run_ctl((const char *[]){ "-s", absent, "status", NULL }, &out,
-		     &err);
+	rc =
+	    run_ctl((const char *[]){"-s", absent, "status", NULL}, &out, &err);
 	char want[300];
-	snprintf(want, sizeof(want), "mxgatectl: mxgate is not running "
-		 "(nothing listens on %s)\n", absent);
-	CHECK(rc == 2 && strcmp(err, want) == 0, "not running: rc %d '%s'",
-	      rc, err);
+	snprintf(want, sizeof(want),
+		 "mxgatectl: mxgate is not running "
+		 "(nothing listens on %s)\n",
+		 absent);
+	CHECK(rc == 2 && strcmp(err, want) == 0, "not running: rc %d '%s'", rc,
+	      err);
 	free(out);
 	free(err);
 
 	setenv("MXGATE_SOCKET", sock_path, 1);
-	rc = run_ctl((const char *[]){ "status", NULL }, &out, &err);
+	rc = run_ctl((const char *[]){"status", NULL}, &out, &err);
 	CHECK(rc == 0, "MXGATE_SOCKET: rc %d %s", rc, err);
 	unsetenv("MXGATE_SOCKET");
 	free(out);
@@ -507,8 +512,8 @@ static void test_map_build(const char *dir)
 	FILE *f = fopen(src, "w");
 	fputs("# users\nalice@example.test\nBob@Example.TEST\n", f);
 	fclose(f);
-	int rc = run_ctl((const char *[]){ "-s", "/nonexistent.sock", "map",
-					   "build", src, dst, NULL },
+	int rc = run_ctl((const char *[]){"-s", "/nonexistent.sock", "map",
+					  "build", src, dst, NULL},
 			 &out, &err);
 	struct stat st;
 	CHECK(rc == 0 && stat(dst, &st) == 0 && st.st_size > 0,
@@ -519,14 +524,14 @@ static void test_map_build(const char *dir)
 	f = fopen(src, "w");
 	fputs("alice@example.test\nno address here\n", f);
 	fclose(f);
-	rc = run_ctl((const char *[]){ "map", "build", src, dst, NULL }, &out,
+	rc = run_ctl((const char *[]){"map", "build", src, dst, NULL}, &out,
 		     &err);
 	CHECK(rc == 1 && strncmp(err, "mxgatectl: map build: ", 22) == 0 &&
-		      strstr(err, ":2: ") != NULL,
+		  strstr(err, ":2: ") != NULL,
 	      "bad map: rc %d %s", rc, err);
 	free(out);
 	free(err);
-	rc = run_ctl((const char *[]){ "map", "build", src, NULL }, &out, &err);
+	rc = run_ctl((const char *[]){"map", "build", src, NULL}, &out, &err);
 	CHECK(rc == 2, "map usage: rc %d", rc);
 	free(out);
 	free(err);
@@ -558,14 +563,16 @@ int main(int argc, char **argv)
 	      "mode %o", st.st_mode & 0777);
 	/* A second server on the same path sees the live one. */
 	CHECK(mgmt_ctl_create(sock_path, "", err, sizeof(err)) == NULL &&
-		      strstr(err, "already listening") != NULL,
+		  strstr(err, "already listening") != NULL,
 	      "second server: %s", err);
 	CHECK(mgmt_ctl_register(ctl, "status", status_cmd, NULL, "state") == 0,
 	      "register");
 	CHECK(mgmt_ctl_register(ctl, "status", status_cmd, NULL, "x") ==
-		      -EEXIST, "dup");
+		  -EEXIST,
+	      "dup");
 	CHECK(mgmt_ctl_register(ctl, "Bad Name", status_cmd, NULL, "x") ==
-		      -EINVAL, "bad name");
+		  -EINVAL,
+	      "bad name");
 	mgmt_ctl_register(ctl, "queue show", echo_cmd, NULL, "show one");
 	mgmt_ctl_register(ctl, "queue list", echo_cmd, NULL, "list");
 	mgmt_ctl_register(ctl, "queue hold", fail_cmd, NULL, "hold");
@@ -592,7 +599,7 @@ int main(int argc, char **argv)
 
 	/* A stale socket file (no listener) is replaced. */
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock_path);
 	CHECK(bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0, "stale");
 	close(fd);

@@ -15,9 +15,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[512];
-	struct mgmt_ucl_doc *d = mgmt_ucl_parse_text(
-		"/nonexistent-fuzz-dir/f.conf", (const char *)data, size, err,
-		sizeof(err));
+	struct mgmt_ucl_doc *d =
+	    mgmt_ucl_parse_text("/nonexistent-fuzz-dir/f.conf",
+				(const char *)data, size, err, sizeof(err));
 
 	if (d == NULL && strncmp(err, "/nonexistent-fuzz-dir/", 22) != 0)
 		abort();

@@ -42,15 +42,14 @@ static void one_line(const char *line, size_t len)
 		size_t n = strlen(req.cmd);
 		if (n == 0 || n > MGMT_CTL_CMD_MAX || !json_is_object(req.args))
 			abort();
-		check_response(mgmt_ctl_response_ok(req.id,
-						    json_deep_copy(req.args),
-						    &rlen),
+		check_response(mgmt_ctl_response_ok(
+				   req.id, json_deep_copy(req.args), &rlen),
 			       rlen);
 	} else {
 		if (rc != -EINVAL || memchr(err, '\0', sizeof(err)) == NULL)
 			abort();
-		check_response(mgmt_ctl_response_err(req.id, MGMT_CTL_E_BAD_REQUEST,
-						     err, &rlen),
+		check_response(mgmt_ctl_response_err(
+				   req.id, MGMT_CTL_E_BAD_REQUEST, err, &rlen),
 			       rlen);
 	}
 	mgmt_ctl_request_fini(&req);
