@@ -41,15 +41,20 @@ static uint32_t pow2_at_least(uint32_t n)
 	return p;
 }
 
+static bool buf_size_ok(uint32_t size)
+{
+	return size >= 1024 && size <= (1u << 30) && size % 64 == 0;
+}
+
 static bool conf_valid(const struct dp_net_conf *c)
 {
 	return c->mtu >= 576 && c->mtu <= 1500 && c->listen_port != 0 &&
 	       c->conn_max > 0 && c->conn_max < (1u << 24) && c->tw_max > 0 &&
-	       c->arp_max > 0 && c->rcv_buf_size >= 1024 &&
-	       c->rcv_buf_size <= (1u << 30) && c->snd_buf_size >= 1024 &&
-	       c->snd_buf_size <= (1u << 30) && c->ooo_ranges_max <= DP_OOO_MAX &&
-	       c->rto_min_ms > 0 && c->rto_max_ms >= c->rto_min_ms &&
-	       c->rto_init_ms > 0 && c->prefix_len <= 32 && c->ip != 0;
+	       c->arp_max > 0 && buf_size_ok(c->rcv_buf_size) &&
+	       buf_size_ok(c->snd_buf_size) &&
+	       c->ooo_ranges_max <= DP_OOO_MAX && c->rto_min_ms > 0 &&
+	       c->rto_max_ms >= c->rto_min_ms && c->rto_init_ms > 0 &&
+	       c->prefix_len <= 32 && c->ip != 0;
 }
 
 struct dp_net *dp_net_create(const struct dp_net_conf *conf,
@@ -99,7 +104,7 @@ struct dp_net *dp_net_create(const struct dp_net_conf *conf,
 	bufs = (size_t)conf->rcv_buf_size + conf->snd_buf_size + conf->app_ctx_size;
 	for (uint32_t i = 0; i < conf->conn_max; i++) {
 		struct dp_tcp_conn *c = &net->conns[i];
-		uint8_t *mem = malloc(bufs);
+		uint8_t *mem = aligned_alloc(64, (bufs + 63) & ~(size_t)63);
 
 		if (!mem)
 			goto nomem;

@@ -94,10 +94,10 @@ struct dp_net_conf {
 	uint32_t conn_max;	/* connection pool size */
 	uint32_t tw_max;	/* TIME_WAIT entries; oldest evicted */
 	uint32_t arp_max;	/* ARP table entries */
-	uint32_t rcv_buf_size;	/* per connection, bytes */
-	uint32_t snd_buf_size;	/* per connection, bytes */
+	uint32_t rcv_buf_size;	/* per connection, bytes, multiple of 64 */
+	uint32_t snd_buf_size;	/* per connection, bytes, multiple of 64 */
 	uint32_t ooo_ranges_max; /* out-of-order holes kept (<= 8) */
-	size_t app_ctx_size;
+	size_t app_ctx_size;	/* app storage per connection, 64-aligned */
 
 	uint32_t rto_min_ms;
 	uint32_t rto_max_ms;
@@ -172,6 +172,7 @@ uint64_t dp_net_now(const struct dp_net *net);
  * asynchronous completion without keeping a pointer. */
 uint32_t dp_tcp_index(const struct dp_tcp_conn *c);
 struct dp_tcp_conn *dp_net_conn_at(struct dp_net *net, uint32_t idx);
+uint32_t dp_net_conn_max(const struct dp_net *net);
 
 /* Peer address and port, host byte order. */
 uint32_t dp_tcp_peer_ip(const struct dp_tcp_conn *c);

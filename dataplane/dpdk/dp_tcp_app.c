@@ -162,3 +162,8 @@ struct dp_tcp_conn *dp_net_conn_at(struct dp_net *net, uint32_t idx)
 		return NULL;
 	return c;
 }
+
+uint32_t dp_net_conn_max(const struct dp_net *net)
+{
+	return net->conf.conn_max;
+}
