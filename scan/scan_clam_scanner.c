@@ -113,6 +113,21 @@ static int selftest(const struct cl_engine *eng, char *why, size_t size)
 	return 0;
 }
 
+/* libclamav's own messages: malformed input makes it talk, so they go
+ * through a rate limiter like anything else a message can trigger. */
+static void on_clmsg(enum cl_msg sev, const char *full, const char *msg,
+		     void *ctx)
+{
+	size_t n = strlen(msg);
+
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		n--;
+	if (sev >= CL_MSG_ERROR)
+		MX_LOG_RL(MX_LOG_ERR, "clamav", "msg=\"%.*s\"", (int)n, msg);
+	else if (sev >= CL_MSG_WARN)
+		MX_LOG_RL(MX_LOG_WARN, "clamav", "msg=\"%.*s\"", (int)n, msg);
+}
+
 static struct cl_engine *engine_load(const char *dir,
 				     const struct scan_clam_limits *lim,
 				     unsigned *sigs, char *why, size_t size)
@@ -120,6 +135,7 @@ static struct cl_engine *engine_load(const char *dir,
 	struct cl_engine *eng;
 	cl_error_t r;
 
+	cl_set_clcb_msg(on_clmsg);
 	r = cl_init(CL_INIT_DEFAULT);
 	if (r != CL_SUCCESS) {
 		snprintf(why, size, "cl_init: %s", cl_strerror(r));

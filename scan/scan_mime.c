@@ -501,7 +501,8 @@ static void line_done(struct scan_mime *m, const uint8_t *l, size_t len)
 		if (m->eol_len)
 			body_emit(m, m->eol, m->eol_len);
 		body_emit(m, l, cl);
-		m->eol_len = len - cl;
+		/* Line ends carry no base64 data: do not hold them back. */
+		m->eol_len = m->part.cte == SCAN_MIME_CTE_BASE64 ? 0 : len - cl;
 		memcpy(m->eol, l + cl, m->eol_len);
 		return;
 	default:
