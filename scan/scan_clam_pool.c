@@ -660,6 +660,9 @@ int scan_clam_pool_create(const struct scan_clam_conf *conf,
 	DEF(restart_backoff_min_ms, 100)
 	DEF(restart_backoff_max_ms, 30000)
 	DEF(queue_max, 4096)
+	/* libclamav's own budget ends a slow scan with an answer a little
+	 * before the pool would have to kill the process. */
+	DEF(limits.max_scantime_ms, p->conf.scan_timeout_ms / 10 * 9)
 #undef DEF
 	p->scanner_path = strdup(conf->scanner_path);
 	p->db = strdup(conf->db_dir);

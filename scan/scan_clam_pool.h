@@ -54,7 +54,8 @@ struct scan_clam_conf {
 	unsigned restart_backoff_min_ms;	/* [100] */
 	unsigned restart_backoff_max_ms;	/* [30000] */
 	unsigned queue_max;		/* waiting + running requests [4096] */
-	struct scan_clam_limits limits;
+	struct scan_clam_limits limits;	/* max_scantime_ms 0: 90% of
+					 * scan_timeout_ms */
 	scan_clam_done_fn done;		/* required */
 	scan_clam_reload_fn reload_done;	/* optional */
 	void *arg;			/* passed to both callbacks */
