@@ -8,8 +8,10 @@
  * the contract: writes only to an open message, exactly one commit or
  * abort per message, replies that are whole CRLF lines with a 3-digit
  * code, never more consumed than offered, and a message body never larger
- * than the limit.  The raw input is also given to the path, parameter and
- * xtext parsers directly.
+ * than the limit.  Each input runs twice, cut into random pieces and given
+ * whole, and both runs must produce the same replies and the same
+ * committed bodies.  The raw input is also given to the path, parameter
+ * and xtext parsers directly.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -23,12 +25,24 @@
 struct fz_host {
 	struct dp_smtp_session *s;
 	const struct dp_smtp_conf *conf;
-	uint32_t rng;
+	uint32_t rng;		/* segmentation only */
+	uint8_t seed;		/* host decisions: by content, never by call */
 	bool sync;
 	bool open;		/* a message is open at the host */
 	bool committing;
 	size_t body;
+	uint32_t crc;		/* of the open message's body */
 	uint64_t id;
+	struct transcript *t;
+};
+
+/* What a run produced; two runs of one input must produce the same. */
+struct transcript {
+	uint8_t out[1 << 16];
+	size_t out_len;
+	uint32_t committed_crc[64];
+	unsigned committed;
+	bool overflow;
 };
 
 static uint32_t rnd(struct fz_host *h)
@@ -37,11 +51,20 @@ static uint32_t rnd(struct fz_host *h)
 	return h->rng >> 8;
 }
 
+static uint32_t crc_add(uint32_t crc, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		crc = (crc ^ p[i]) * 16777619u;
+	return crc;
+}
+
+/* Outcomes depend on the message number, so segmentation cannot change
+ * them. */
 static int commit_status(struct fz_host *h)
 {
 	static const int st[] = { 0, 0, 0, -ENOSPC, -EPERM, -EIO };
 
-	return st[rnd(h) % 6];
+	return st[(h->id + h->seed) % 6];
 }
 
 static int fz_open(void *ctx, const struct dp_smtp_envelope *env,
@@ -52,10 +75,13 @@ static int fz_open(void *ctx, const struct dp_smtp_envelope *env,
 	if (h->open || h->committing || env->rcpt_count == 0 ||
 	    env->mail_from == NULL)
 		abort();
-	if (rnd(h) % 16 == 0)
+	if ((h->id + h->seed) % 16 == 5) {
+		h->id++;
 		return -ENOSPC;
+	}
 	h->open = true;
 	h->body = 0;
+	h->crc = 2166136261u;
 	*id = ++h->id;
 	return 0;
 }
@@ -63,15 +89,33 @@ static int fz_open(void *ctx, const struct dp_smtp_envelope *env,
 static int fz_write(void *ctx, const void *data, size_t len)
 {
 	struct fz_host *h = ctx;
+	size_t limit;
 
 	if (!h->open || len == 0)
 		abort();
-	h->body += len;
 	/* The Received header comes on top of the body limit. */
-	if (h->body > h->conf->msg_size_max + 4096)
+	if (h->body + len > h->conf->msg_size_max + 4096)
 		abort();
-	(void)data;
-	return rnd(h) % 64 == 0 ? -EIO : 0;
+	/* Some messages fail once their body passes a size set by the
+	 * seed: the same for any segmentation. */
+	limit = (h->id + h->seed) % 7 == 3 ? 300 + h->seed : SIZE_MAX;
+	h->body += len;
+	h->crc = crc_add(h->crc, data, len);
+	return h->body > limit ? -EIO : 0;
+}
+
+static void fz_done(struct fz_host *h)
+{
+	int st = commit_status(h);
+	struct transcript *t = h->t;
+
+	h->committing = false;
+	if (st == 0) {
+		if (t->committed < 64)
+			t->committed_crc[t->committed] = h->crc;
+		t->committed++;
+	}
+	dp_smtp_commit_done(h->s, st, h->id);
 }
 
 static void fz_commit(void *ctx)
@@ -82,10 +126,8 @@ static void fz_commit(void *ctx)
 		abort();
 	h->open = false;
 	h->committing = true;
-	if (h->sync) {
-		h->committing = false;
-		dp_smtp_commit_done(h->s, commit_status(h), h->id);
-	}
+	if (h->sync)
+		fz_done(h);
 }
 
 static void fz_abort(void *ctx)
@@ -113,10 +155,17 @@ static uint64_t fz_wall(void *ctx)
 	return 1700000000ull * 1000000000ull;
 }
 
-static void check_output(struct dp_smtp_session *s)
+static void check_output(struct dp_smtp_session *s, struct transcript *t)
 {
 	size_t n, i = 0;
 	const uint8_t *p = dp_smtp_output(s, &n);
+
+	if (t->out_len + n <= sizeof(t->out)) {
+		memcpy(t->out + t->out_len, p, n);
+		t->out_len += n;
+	} else {
+		t->overflow = true;
+	}
 
 	if (n > 0 && (n < 2 || p[n - 2] != '\r' || p[n - 1] != '\n'))
 		abort();
@@ -157,9 +206,10 @@ static void fuzz_parsers(const uint8_t *data, size_t size)
 	dp_smtp_xtext_decode((const char *)data, size, out, sizeof(out));
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* One session over the input: chunked at random (chunked) or given all
+ * at once (the engine still stops at commits and a full output buffer). */
+static void run(const uint8_t *data, size_t size, uint8_t opt, uint8_t seed,
+		bool chunked, struct transcript *t)
 {
 	static const struct dp_smtp_host ops = {
 		fz_open, fz_write, fz_commit, fz_abort, fz_rcpt, fz_wall,
@@ -168,14 +218,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct dp_smtp_conf conf;
 	struct fz_host h = { 0 };
 	struct dp_smtp_session *s;
-	uint64_t now = 1;
 	size_t off = 0;
-	uint8_t opt;
 
-	if (size < 2)
-		return 0;
-	fuzz_parsers(data + 2, size - 2);
-	opt = data[0];
 	dp_smtp_conf_defaults(&conf);
 	if (opt & 1) {
 		conf.msg_size_max = 200;
@@ -187,53 +231,73 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	conf.pregreet = (opt & 2) != 0;
 	h.sync = (opt & 4) != 0;
-	h.rng = data[1];
+	h.rng = seed;
+	h.seed = seed;
 	h.conf = &conf;
+	h.t = t;
 	s = malloc(dp_smtp_session_size(&conf));
 	if (s == NULL)
-		return 0;
+		abort();
 	h.s = s;
-	dp_smtp_session_init(s, &conf, &ops, &h, &peer, now);
+	dp_smtp_session_init(s, &conf, &ops, &h, &peer, 1);
 	if (!(opt & 8))
 		dp_smtp_start(s);
-	data += 2;
-	size -= 2;
 	while (off < size && !dp_smtp_want_close(s)) {
-		size_t chunk = 1 + rnd(&h) % 64, used;
+		size_t chunk = chunked ? 1 + rnd(&h) % 64 : size - off, used;
 
 		if (chunk > size - off)
 			chunk = size - off;
-		used = dp_smtp_input(s, data + off, chunk, now);
+		used = dp_smtp_input(s, data + off, chunk, 1);
 		if (used > chunk)
 			abort();
 		off += used;
-		check_output(s);
+		check_output(s, t);
 		if (h.committing && dp_smtp_awaiting_commit(s)) {
-			h.committing = false;
-			dp_smtp_commit_done(s, commit_status(&h), h.id);
-			check_output(s);
+			fz_done(&h);
+			check_output(s, t);
 		} else if (used == 0) {
-			if (rnd(&h) % 2) {
-				dp_smtp_start(s);
-			} else {
-				now += 400000;
-				dp_smtp_timeout(s, now);
-			}
-			check_output(s);
-		}
-		if (rnd(&h) % 97 == 0) {
-			now += 100000;
-			dp_smtp_timeout(s, now);
-			check_output(s);
+			if (dp_smtp_awaiting_commit(s))
+				abort();	/* commit pending, host not told */
+			dp_smtp_start(s);
+			check_output(s, t);
 		}
 	}
 	if (h.committing != dp_smtp_awaiting_commit(s))
 		abort();
 	if (h.committing)
-		dp_smtp_commit_done(s, 0, h.id);
+		fz_done(&h);
+	/* A timeout always ends the session with a 421. */
+	dp_smtp_timeout(s, 1 + 10 * 60 * 1000);
+	check_output(s, t);
+	if (!dp_smtp_want_close(s))
+		abort();
 	dp_smtp_session_fini(s);
 	if (h.open)
 		abort();	/* fini must abort the open message */
 	free(s);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct transcript a, b;
+
+	if (size < 2)
+		return 0;
+	fuzz_parsers(data + 2, size - 2);
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	run(data + 2, size - 2, data[0], data[1], true, &a);
+	run(data + 2, size - 2, data[0], data[1], false, &b);
+	/* Segmentation must not change anything the client or the queue
+	 * sees (RFC 5321 has no notion of packets). */
+	if (a.overflow || b.overflow)
+		return 0;
+	if (a.out_len != b.out_len || memcmp(a.out, b.out, a.out_len) != 0 ||
+	    a.committed != b.committed ||
+	    memcmp(a.committed_crc, b.committed_crc,
+		   sizeof(a.committed_crc)) != 0)
+		abort();
 	return 0;
 }
