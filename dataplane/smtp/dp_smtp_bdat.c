@@ -125,6 +125,10 @@ size_t dp_smtp_chunk_feed(struct dp_smtp_session *s, const uint8_t *p,
 	if (t->chunk_reply != DP_SMTP_CHUNK_OK) {
 		chunk_refused(s);
 	} else if (t->chunk_last) {
+		/* RFC 2920 §3.1 / RFC 3030 §4: the client waits for the reply
+		 * to BDAT LAST; what follows waits for the commit (counted). */
+		if (take < n)
+			DP_SMTP_COUNT(smtp_err_pipelining);
 		dp_smtp_msg_end(s);
 	} else {
 		dp_smtp_reply(s, "250 2.0.0 %llu octets received",
