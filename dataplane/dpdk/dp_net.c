@@ -20,6 +20,7 @@ void dp_net_conf_defaults(struct dp_net_conf *conf)
 	conf->rcv_buf_size = 64 * 1024;
 	conf->snd_buf_size = 16 * 1024;
 	conf->ooo_ranges_max = 4;
+	conf->synq_size = 256;
 	conf->rto_min_ms = 200;
 	conf->rto_max_ms = 60000;
 	conf->rto_init_ms = 1000;
@@ -54,7 +55,8 @@ static bool conf_valid(const struct dp_net_conf *c)
 	       buf_size_ok(c->snd_buf_size) &&
 	       c->ooo_ranges_max <= DP_OOO_MAX && c->rto_min_ms > 0 &&
 	       c->rto_max_ms >= c->rto_min_ms && c->rto_init_ms > 0 &&
-	       c->prefix_len <= 32 && c->ip != 0;
+	       c->prefix_len <= 32 && c->ip != 0 &&
+	       (c->synq_size & (c->synq_size - 1)) == 0;
 }
 
 struct dp_net *dp_net_create(const struct dp_net_conf *conf,
@@ -91,8 +93,10 @@ struct dp_net *dp_net_create(const struct dp_net_conf *conf,
 	net->tw_hash_mask = pow2_at_least(conf->tw_max * 2) - 1;
 	net->tw_hash = malloc((net->tw_hash_mask + 1) * sizeof(uint32_t));
 	net->arp = calloc(conf->arp_max, sizeof(*net->arp));
+	net->synq = calloc(conf->synq_size ? conf->synq_size : 1,
+			   sizeof(*net->synq));
 	if (!net->conns || !net->conn_hash || !net->tw || !net->tw_hash ||
-	    !net->arp)
+	    !net->arp || !net->synq)
 		goto nomem;
 	memset(net->conn_hash, 0xff,
 	       (net->conn_hash_mask + 1) * sizeof(uint32_t));
@@ -136,6 +140,7 @@ void dp_net_destroy(struct dp_net *net)
 	free(net->tw);
 	free(net->tw_hash);
 	free(net->arp);
+	free(net->synq);
 	free(net);
 }
 
@@ -189,6 +194,7 @@ void dp_net_poll(struct dp_net *net, uint64_t now_ms)
 			dp_tcp_timer_update(c);
 	}
 	dp_tw_expire(net);
+	dp_synq_run(net);
 	dp_tcp_conn_reap(net);
 }
 

@@ -41,6 +41,7 @@
 	X(net_tcp_bad_port, "TCP to a closed port (RST sent)")                 \
 	X(net_tcp_syn_rx, "SYNs received")                                     \
 	X(net_tcp_synack_tx, "SYN-ACKs (cookies) sent")                        \
+	X(net_tcp_synack_retx, "SYN-ACKs sent again (handshake ACK lost?)")    \
 	X(net_tcp_cookie_bad, "handshake ACKs with a bad cookie (RST sent)")   \
 	X(net_tcp_no_conn, "segments for no connection (RST sent)")            \
 	X(net_tcp_pool_empty, "handshakes refused: connection pool empty")     \

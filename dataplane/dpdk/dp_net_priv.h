@@ -73,6 +73,13 @@ uint32_t dp_csum_pseudo(uint32_t src, uint32_t dst, uint8_t proto,
 /* ---- keyed hash (dp_net_siphash.c) ---- */
 uint64_t dp_siphash(const uint64_t key[2], const uint8_t *data, size_t len);
 
+struct dp_tcp_opts {
+	bool has_mss, has_ws, has_ts;
+	uint16_t mss;
+	uint8_t ws;
+	uint32_t tsval, tsecr;
+};
+
 enum dp_tcp_state {
 	DP_TCP_FREE = 0,
 	DP_TCP_ESTABLISHED,
@@ -172,6 +179,16 @@ struct dp_arp_entry {
 	uint64_t req_ms;	/* last request sent */
 };
 
+struct dp_synq {
+	uint32_t ip;
+	uint16_t pport, lport;
+	uint32_t peer_isn, cookie;
+	struct dp_tcp_opts opts;	/* as sent in our SYN-ACK */
+	uint64_t sent_ms;
+	uint8_t tries;
+	bool used;
+};
+
 struct dp_net {
 	struct dp_net_conf conf;
 	struct dp_net_tx tx;
@@ -203,6 +220,9 @@ struct dp_net {
 
 	struct dp_arp_entry *arp;
 
+	struct dp_synq *synq;
+	uint64_t synq_scan_ms;
+
 	/* RFC 5961 §7 challenge ACK budget */
 	uint64_t chack_window_ms;
 	uint32_t chack_used;
@@ -232,12 +252,6 @@ bool dp_net_ip_local(const struct dp_net *net, uint32_t ip);
 void dp_tcp_input(struct dp_net *net, uint32_t src, uint32_t dst,
 		  const uint8_t *seg, size_t len, unsigned rx_flags);
 
-struct dp_tcp_opts {
-	bool has_mss, has_ws, has_ts;
-	uint16_t mss;
-	uint8_t ws;
-	uint32_t tsval, tsecr;
-};
 /* Parses options; false on a malformed option list (RFC 9293 §3.2). */
 bool dp_tcp_opts_parse(const uint8_t *p, size_t len, struct dp_tcp_opts *o);
 
@@ -248,6 +262,14 @@ uint32_t dp_tcp_cookie_make(struct dp_net *net, uint32_t src, uint16_t sport,
 bool dp_tcp_cookie_check(struct dp_net *net, uint32_t src, uint16_t sport,
 			 uint16_t dport, uint32_t peer_isn, uint32_t cookie,
 			 uint16_t *mss, uint8_t *ws, bool *ts);
+
+/* SYN-ACK retransmission cache (dp_tcp_synq.c) */
+void dp_synq_add(struct dp_net *net, uint32_t ip, uint16_t pport,
+		 uint16_t lport, uint32_t peer_isn, uint32_t cookie,
+		 const struct dp_tcp_opts *o);
+void dp_synq_done(struct dp_net *net, uint32_t ip, uint16_t pport,
+		  uint16_t lport);
+void dp_synq_run(struct dp_net *net);
 
 /* conn table (dp_tcp_conn.c) */
 struct dp_tcp_conn *dp_tcp_conn_lookup(struct dp_net *net, uint32_t ip,

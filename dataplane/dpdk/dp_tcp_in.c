@@ -69,6 +69,7 @@ static void send_synack(struct dp_net *net, const struct seg *s)
 			DP_TH_SYN | DP_TH_ACK, wnd > 65535 ? 65535 : (uint16_t)wnd,
 			&o);
 	DP_NET_COUNT(net_tcp_synack_tx);
+	dp_synq_add(net, s->src, s->sport, s->dport, s->seq, cookie, &o);
 }
 
 static struct dp_tcp_conn *open_from_cookie(struct dp_net *net,
@@ -86,6 +87,7 @@ static struct dp_tcp_conn *open_from_cookie(struct dp_net *net,
 		reply_rst(net, s);
 		return NULL;
 	}
+	dp_synq_done(net, s->src, s->sport, s->dport);
 	c = dp_tcp_conn_alloc(net, s->src, s->sport, s->dport);
 	if (!c) {
 		DP_NET_COUNT(net_tcp_pool_empty);
@@ -589,6 +591,8 @@ void dp_tcp_input(struct dp_net *net, uint32_t src, uint32_t dst,
 	if (tw && tw_input(net, tw, &s))
 		return;
 	if (s.flags & DP_TH_RST) {
+		/* A RST answering our SYN-ACK ends its retransmissions. */
+		dp_synq_done(net, src, s.sport, s.dport);
 		DP_NET_COUNT(net_tcp_no_conn);
 		return;
 	}

@@ -101,9 +101,9 @@ static void test_cookie_checks(void)
 	CHECK(dp_net_conn_count(T.net) == 0);
 
 	/* A cookie made just before the counter ticks still works after. */
-	nt_clear(&T);
 	T.now = (T.now / 64000 + 1) * 64000 - 1;
 	nt_poll(&T);
+	nt_clear(&T);	/* the poll resent cached SYN-ACKs of the flood */
 	nt_peer_init(&p, 0x0a000002, 41003);
 	nt_send(&T, &p, DP_TH_SYN, NULL, 0);
 	CHECK(nt_tcp(&T, 0, &s));
@@ -113,6 +113,47 @@ static void test_cookie_checks(void)
 	CHECK(dp_net_conn_count(T.net) == 1);
 	dp_tcp_abort(T.conn);
 	nt_poll(&T);
+}
+
+/* A lost handshake ACK: the SYN-ACK is sent again at 1, 2 and 4 s
+ * (same cookie), and no more once the handshake completes. */
+static void test_synack_retransmit(void)
+{
+	struct nt_peer p;
+	struct nt_seg s, r;
+	uint64_t retx;
+
+	nt_advance(&T, 20000);	/* age out what earlier tests cached */
+	retx = nt_counter(net_tcp_synack_retx);
+	nt_clear(&T);
+	nt_peer_init(&p, 0x0a000002, 41500);
+	nt_send(&T, &p, DP_TH_SYN, NULL, 0);
+	CHECK(T.nout == 1 && nt_tcp(&T, 0, &s));
+	nt_clear(&T);
+	nt_advance(&T, 950);
+	CHECK(T.nout == 0);
+	nt_advance(&T, 150);
+	CHECK(T.nout == 1 && nt_tcp(&T, 0, &r));
+	CHECK(r.flags == (DP_TH_SYN | DP_TH_ACK) && r.seq == s.seq &&
+	      r.ack == s.ack && r.o.has_mss && r.o.has_ws && r.o.has_ts);
+	CHECK(nt_counter(net_tcp_synack_retx) == retx + 1);
+	CHECK(dp_net_conn_count(T.net) == 0);
+	p.ack = r.seq + 1;
+	nt_send(&T, &p, DP_TH_ACK, NULL, 0);
+	CHECK(dp_net_conn_count(T.net) == 1);
+	nt_clear(&T);
+	nt_advance(&T, 8000);
+	CHECK(nt_count_tcp(&T, DP_TH_SYN) == 0);
+	CHECK(nt_counter(net_tcp_synack_retx) == retx + 1);
+	dp_tcp_abort(T.conn);
+	nt_poll(&T);
+
+	/* Unanswered: three more SYN-ACKs, then silence. */
+	nt_clear(&T);
+	nt_peer_init(&p, 0x0a000002, 41501);
+	nt_send(&T, &p, DP_TH_SYN, NULL, 0);
+	nt_advance(&T, 20000);
+	CHECK(nt_count_tcp(&T, DP_TH_SYN | DP_TH_ACK) == 4);
 }
 
 static void test_pool_and_refusal(void)
@@ -274,6 +315,7 @@ int main(void)
 	test_synack_options();
 	test_syn_flood();
 	test_cookie_checks();
+	test_synack_retransmit();
 	test_pool_and_refusal();
 	test_closed_port();
 	test_bad_tcp_checksum();
