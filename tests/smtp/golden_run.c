@@ -17,6 +17,7 @@
  *   !drainmax N    the host takes at most N output bytes at a time
  *   !tick MS       advance the clock and call dp_smtp_timeout
  *   !refuse TEXT   dp_smtp_refuse(TEXT) now (drain, shutdown)
+ *   !split         the bytes before and after go in separate input calls
  *   # comment
  *
  * The transcript has the server's lines (S:), [close], each message the
@@ -37,7 +38,7 @@
 #include "dp_smtp.h"
 #include "smtp_test_host.h"
 
-enum item_kind { IT_BYTES, IT_START, IT_TICK, IT_REFUSE };
+enum item_kind { IT_BYTES, IT_START, IT_TICK, IT_REFUSE, IT_SPLIT };
 
 struct item {
 	enum item_kind kind;
@@ -280,6 +281,8 @@ static void load(struct script *sc, const char *file)
 			sc->drain_max = v;
 		} else if (strcmp(line, "!synccommit") == 0) {
 			sc->sync_commit = true;
+		} else if (strcmp(line, "!split") == 0) {
+			sc->items[sc->item_count++].kind = IT_SPLIT;
 		} else if (strcmp(line, "!start") == 0) {
 			sc->items[sc->item_count++].kind = IT_START;
 		} else if (sscanf(line, "!tick %llu", &v) == 1) {
@@ -471,7 +474,9 @@ static char *run_once(const struct script *sc, const struct dp_policy *pol,
 	for (unsigned i = 0; i < sc->item_count; i++) {
 		const struct item *it = &sc->items[i];
 
-		if (it->kind == IT_START) {
+		if (it->kind == IT_SPLIT) {
+			continue;
+		} else if (it->kind == IT_START) {
 			dp_smtp_start(r.s);
 			drain(&r);
 			pump(&r);
