@@ -308,6 +308,16 @@ static void msg_free(struct mgmt_dlv *d, struct dlv_msg *m)
 	}
 	free(m->res);
 	free(m);
+	/* Room again after a scan that hit a limit: scan again without
+	 * waiting for the interval, once half a batch has finished. */
+	if (d->scan_truncated) {
+		unsigned batch = d->conf.dest_queue_max < d->conf.msgs_inflight_max
+					 ? d->conf.dest_queue_max
+					 : d->conf.msgs_inflight_max;
+
+		if (++d->freed_since_scan >= (batch + 1) / 2)
+			d->scan_now = true;
+	}
 }
 
 /* Injects the bounce for the failed recipients (or the delay warning
@@ -576,7 +586,8 @@ static bool rcpt_pending(const struct q_msg_view *v, unsigned i)
 
 /*
  * Starts a round for one message if it is due and every destination it
- * needs has room.  Returns false when the in-flight limit is reached.
+ * needs has room (else marks the scan truncated).  Returns false when the
+ * in-flight limit is reached.
  */
 static bool consider(struct mgmt_dlv *d, const struct q_msg_view *v,
 		     uint64_t now_wall, uint64_t now)
@@ -619,8 +630,10 @@ static bool consider(struct mgmt_dlv *d, const struct q_msg_view *v,
 			continue;
 		}
 		if (!expired && !dest_is_local(rd[i]) &&
-		    rd[i]->q_count >= d->conf.dest_queue_max)
+		    rd[i]->q_count >= d->conf.dest_queue_max) {
+			d->scan_truncated = true;
 			goto out;
+		}
 		any = true;
 	}
 	if (!any)
@@ -722,19 +735,26 @@ static void scan(struct mgmt_dlv *d)
 	static const enum q_state states[] = { Q_ST_SCANNED, Q_ST_DEFERRED };
 	uint64_t now_wall = mx_wall_ns(), now = mx_now_ns();
 
+	d->scan_truncated = false;
+	d->freed_since_scan = 0;
 	for (unsigned i = 0; i < d->dest_count; i++)
 		d->dests[i]->deferred_rcpts = 0;
 	for (unsigned s = 0; s < 2; s++) {
 		struct q_msg_view v;
 		uint64_t after = 0;
 
-		while (d->msg_count < d->conf.msgs_inflight_max &&
-		       d->src.next(d->src.arg, states[s], after, &v) == 0) {
+		while (d->src.next(d->src.arg, states[s], after, &v) == 0) {
 			after = v.id;
+			if (d->msg_count >= d->conf.msgs_inflight_max) {
+				d->scan_truncated = true;
+				break;
+			}
 			if (*msg_slot(d, v.id) != NULL)
 				continue;	/* already in delivery */
-			if (!consider(d, &v, now_wall, now))
+			if (!consider(d, &v, now_wall, now)) {
+				d->scan_truncated = true;
 				break;
+			}
 		}
 	}
 	d->flush_all = false;

@@ -107,6 +107,8 @@ struct mgmt_dlv {
 	bool paused_all;
 	bool flush_all;
 	bool scan_now;
+	bool scan_truncated;		/* the last scan left due mail behind */
+	unsigned freed_since_scan;	/* messages finished since then */
 	uint64_t next_scan_ns;
 	uint64_t next_deadline_ns;	/* earliest connection deadline */
 	uint64_t rng;
