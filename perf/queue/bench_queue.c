@@ -96,8 +96,14 @@ static void *writer_main(void *arg)
 			sent++;
 		}
 		q_shard_flush(w->sh);
-		if (q_shard_inflight(w->sh))
-			io_uring_submit_and_wait(&ring, 1);
+		/* Never block without a timeout: messages may be waiting for
+		 * a segment the store is still preparing, with no I/O out. */
+		if (q_shard_inflight(w->sh)) {
+			struct __kernel_timespec ts = { .tv_nsec = 1000000 };
+
+			io_uring_submit(&ring);
+			io_uring_wait_cqe_timeout(&ring, &cqe, &ts);
+		}
 		io_uring_for_each_cqe(&ring, head, cqe) {
 			q_shard_cqe(w->sh, cqe);
 			n++;
