@@ -83,7 +83,8 @@ static void dp_cancel_recv(struct dp_sock_core *c, struct dp_sock_conn *cn)
 {
 	struct io_uring_sqe *sqe;
 
-	if (!(cn->flags & DP_CONN_RECV) || (cn->flags & DP_CONN_CANCEL))
+	if (!(cn->flags & DP_CONN_RECV) ||
+	    (cn->flags & (DP_CONN_CANCEL | DP_CONN_RECV_ENDING)))
 		return;
 	sqe = dp_sock_sqe(c);
 	io_uring_prep_cancel64(sqe, DP_UD(DP_OP_RECV, dp_cookie(cn)), 0);
@@ -408,7 +409,7 @@ void dp_sock_conn_recv(struct dp_sock_core *c, uint64_t cookie,
 		return;
 	}
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
-		cn->flags &= ~DP_CONN_RECV;
+		cn->flags &= ~(DP_CONN_RECV | DP_CONN_RECV_ENDING);
 		cn->refs--;
 	}
 	if (res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
@@ -447,7 +448,7 @@ void dp_sock_conn_recv(struct dp_sock_core *c, uint64_t cookie,
 		dp_arm_recv(c, cn);
 }
 
-void dp_sock_conn_cancelled(struct dp_sock_core *c, uint64_t cookie)
+void dp_sock_conn_cancelled(struct dp_sock_core *c, uint64_t cookie, int res)
 {
 	struct dp_sock_conn *cn = dp_conn_get(c, cookie);
 
@@ -455,6 +456,10 @@ void dp_sock_conn_cancelled(struct dp_sock_core *c, uint64_t cookie)
 		return;
 	cn->flags &= ~DP_CONN_CANCEL;
 	cn->refs--;
+	/* A cancel that found the receive means its last completion is on
+	 * its way: do not cancel again, just wait for it. */
+	if (res == 0 && (cn->flags & DP_CONN_RECV))
+		cn->flags |= DP_CONN_RECV_ENDING;
 	if (cn->flags & DP_CONN_CLOSING) {
 		dp_close_step(c, cn);
 		return;

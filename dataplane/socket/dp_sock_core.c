@@ -178,7 +178,7 @@ static void dp_sock_dispatch(struct dp_sock_core *c,
 		break;
 	case DP_OP_CANCEL:
 		if (payload)
-			dp_sock_conn_cancelled(c, payload);
+			dp_sock_conn_cancelled(c, payload, cqe->res);
 		break;
 	case DP_OP_PREGREET:
 		dp_sock_conn_pregreet(c, payload);

@@ -52,6 +52,7 @@ enum {
 	DP_CONN_CANCEL = 1u << 8,	/* recv cancel in flight */
 	DP_CONN_FEEDING = 1u << 9,	/* inside dp_sock_conn_feed() */
 	DP_CONN_CLOSE_SENT = 1u << 10,	/* close SQE submitted */
+	DP_CONN_RECV_ENDING = 1u << 11,	/* recv cancelled, final CQE due */
 };
 
 struct dp_sock_conn {
@@ -143,7 +144,8 @@ void dp_sock_conn_recv(struct dp_sock_core *c, uint64_t cookie,
 void dp_sock_conn_sent(struct dp_sock_core *c, uint64_t cookie, int res);
 void dp_sock_conn_closed(struct dp_sock_core *c, uint64_t cookie);
 void dp_sock_conn_pregreet(struct dp_sock_core *c, uint64_t cookie);
-void dp_sock_conn_cancelled(struct dp_sock_core *c, uint64_t cookie);
+void dp_sock_conn_cancelled(struct dp_sock_core *c, uint64_t cookie,
+			    int res);
 void dp_sock_conn_scan(struct dp_sock_core *c);
 void dp_sock_conn_refuse_all(struct dp_sock_core *c, const char *reply);
 void dp_sock_commit_done(void *core, uint64_t cookie, uint64_t id, int status);

@@ -1,15 +1,175 @@
 /*
- * mgmt_dpdk.c — the DPDK backend behind the daemon's backend table.  In a
- * build without DPDK (meson -Ddpdk=disabled) choosing it is a start-up
- * error that says so.
+ * mgmt_dpdk.c — the DPDK backend behind the daemon's backend table.  EAL
+ * arguments come from dataplane.dpdk.eal_args, with the port added as a
+ * --vdev when it is a virtual device name rather than a PCI address, an
+ * lcore list sized for dataplane.cores, and a file prefix of our own so a
+ * test instance never meets another DPDK process's hugepage files.
+ * dp_dpdk_run() owns the calling thread until stopped, so it runs on a
+ * thread of its own; the management loop stays on the main thread.
+ *
+ * In a build without DPDK (meson -Ddpdk=disabled) choosing the backend is
+ * a start-up error that says so.
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "mgmt_daemon.h"
+#include "mgmt_policy.h"
+#include "mx_log.h"
 
 #if MX_WITH_DPDK_BACKEND
-#error "wire dp_dpdk here"
-#endif
+#include "dp_dpdk.h"
+
+struct mgmt_dpdk {
+	struct mgmt_daemon *d;
+	struct dp_sink sinks[64];
+	pthread_t thread;
+	bool started;
+	volatile bool stop;
+	int status;
+};
+
+static enum dp_smtp_rcpt_verdict mgmt_dpdk_rcpt(void *arg, const char *local,
+						const char *domain)
+{
+	struct mgmt_daemon *d = arg;
+
+	return mgmt_policy_check(
+		atomic_load_explicit(&d->policy, memory_order_acquire), local,
+		domain);
+}
+
+static void *mgmt_dpdk_thread(void *arg)
+{
+	struct mgmt_dpdk *m = arg;
+
+	m->status = dp_dpdk_run(m->sinks, &m->d->smtp, mgmt_dpdk_rcpt, m->d,
+				&m->stop);
+	if (m->status < 0)
+		mx_log(MX_LOG_ERR, "dpdk", "event=run_failed error=%s",
+		       strerror(-m->status));
+	return NULL;
+}
+
+static int mgmt_dpdk_start(void *arg)
+{
+	struct mgmt_dpdk *m = arg;
+	int r = pthread_create(&m->thread, NULL, mgmt_dpdk_thread, m);
+
+	if (r != 0)
+		return -r;
+	m->started = true;
+	return 0;
+}
+
+static void mgmt_dpdk_drain(void *arg, bool on)
+{
+	(void)arg;
+	if (on)
+		mx_log(MX_LOG_WARN, "dpdk",
+		       "event=drain_unsupported detail=\"the DPDK backend "
+		       "stops accepting only at shutdown\"");
+}
+
+static void mgmt_dpdk_stop(void *arg)
+{
+	struct mgmt_dpdk *m = arg;
+
+	m->stop = true;
+	if (m->started)
+		pthread_join(m->thread, NULL);
+	m->started = false;
+}
+
+static void mgmt_dpdk_destroy(void *arg)
+{
+	mgmt_dpdk_stop(arg);
+	dp_dpdk_fini();
+	free(arg);
+}
+
+static unsigned long mgmt_dpdk_sessions(void *arg)
+{
+	struct dp_dpdk_stats st;
+
+	(void)arg;
+	dp_dpdk_stats(&st);
+	return st.sessions_active;
+}
+
+static const struct mgmt_backend_ops mgmt_dpdk_backend = {
+	.name = "dpdk",
+	.start = mgmt_dpdk_start,
+	.drain = mgmt_dpdk_drain,
+	.stop = mgmt_dpdk_stop,
+	.destroy = mgmt_dpdk_destroy,
+	.sessions = mgmt_dpdk_sessions,
+};
+
+int mgmt_backend_dpdk_create(struct mgmt_daemon *d, const struct dp_sink *sinks,
+			     char *err, size_t errlen)
+{
+	const struct mgmt_conf *c = &d->conf;
+	struct dp_dpdk_conf dc;
+	struct mgmt_dpdk *m;
+	char args[4096], port[256];
+	size_t n = 0;
+	const struct sockaddr_in *sin;
+
+	if (c->smtp.listen_count < 1 ||
+	    c->smtp.listen[0].sa.ss_family != AF_INET) {
+		snprintf(err, errlen,
+			 "dataplane.backend = dpdk needs an IPv4 smtp.listen "
+			 "(its port is used on the DPDK interface)");
+		return -1;
+	}
+	sin = (const struct sockaddr_in *)&c->smtp.listen[0].sa;
+	n += (size_t)snprintf(args + n, sizeof(args) - n,
+			      "-l 0-%u --file-prefix=mxgate%ld",
+			      d->cores, (long)getpid());
+	for (unsigned i = 0; i < c->dataplane.dpdk.eal_arg_count; i++)
+		n += (size_t)snprintf(args + n, sizeof(args) - n, " %s",
+				      c->dataplane.dpdk.eal_args[i]);
+	snprintf(port, sizeof(port), "%s", c->dataplane.dpdk.port);
+	if (strncmp(port, "net_", 4) == 0) {
+		n += (size_t)snprintf(args + n, sizeof(args) - n, " --vdev=%s",
+				      port);
+		port[strcspn(port, ",")] = '\0';
+	}
+	if (n >= sizeof(args)) {
+		snprintf(err, errlen, "dataplane.dpdk.eal_args: too long");
+		return -1;
+	}
+	dp_dpdk_conf_defaults(&dc);
+	dc.eal_args = args;
+	dc.port = port;
+	dc.ip = ntohl(c->dataplane.dpdk.addr_be);
+	dc.prefix_len = (uint8_t)c->dataplane.dpdk.prefix_len;
+	dc.gateway = ntohl(c->dataplane.dpdk.gateway_be);
+	dc.listen_port = ntohs(sin->sin_port);
+	dc.cores = d->cores;
+	dc.mbufs = c->dataplane.dpdk.mbufs;
+	if (dp_dpdk_init(&dc, err, errlen) < 0)
+		return -1;
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	m->d = d;
+	for (unsigned i = 0; i < d->cores && i < 64; i++)
+		m->sinks[i] = sinks[i];
+	d->backend = &mgmt_dpdk_backend;
+	d->backend_arg = m;
+	return 0;
+}
+
+#else
 
 int mgmt_backend_dpdk_create(struct mgmt_daemon *d, const struct dp_sink *sinks,
 			     char *err, size_t errlen)
@@ -21,3 +181,5 @@ int mgmt_backend_dpdk_create(struct mgmt_daemon *d, const struct dp_sink *sinks,
 		 "DPDK backend (meson -Ddpdk=enabled)");
 	return -1;
 }
+
+#endif
