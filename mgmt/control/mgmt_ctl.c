@@ -493,7 +493,8 @@ static char *dispatch(struct mgmt_ctl *ctl, const char *line, size_t len,
 	return resp;
 }
 
-static void client_write(struct mgmt_ctl *ctl, struct ctl_client *c)
+/* Sends what is buffered.  false: the client was closed (send error). */
+static bool client_flush(struct mgmt_ctl *ctl, struct ctl_client *c)
 {
 	while (c->out_off < c->out_len) {
 		ssize_t n =
@@ -506,40 +507,26 @@ static void client_write(struct mgmt_ctl *ctl, struct ctl_client *c)
 		if (n <= 0) {
 			CTL_COUNT(ctl_io_errors);
 			client_close(ctl, c);
-			return;
+			return false;
 		}
 		c->out_off += (size_t)n;
 	}
 	if (c->out_off == c->out_len) {
-		c->out_off = c->out_len = 0;
-		if (c->closing && c->peer_eof) {
-			client_close(ctl, c);
-			return;
-		}
-		/* Closing with unread input would make the kernel reset the
-		 * connection and the peer could lose our last response: shut
-		 * our side down and discard input until the peer closes. */
-		if (c->closing && !c->draining) {
-			shutdown(c->fd, SHUT_WR);
-			c->draining = true;
-		}
+		c->out_off = 0;
+		c->out_len = 0;
+	} else if (c->out_off >= c->out_cap / 2) {
+		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+		c->out_len -= c->out_off;
+		c->out_off = 0;
 	}
-	bool want_write = c->out_len > 0;
-	bool want_read =
-	    c->draining || (!c->closing && c->out_len < MGMT_CTL_OUT_MAX);
-	if (want_write != c->writing || want_read != c->reading) {
-		c->writing = want_write;
-		c->reading = want_read;
-		if (ep_set(ctl, c, false) != 0) {
-			CTL_COUNT(ctl_io_errors);
-			client_close(ctl, c);
-		}
-	}
+	return true;
 }
 
 #define CTL_DRAIN_MAX (1u << 20)
 
-static void client_drain(struct mgmt_ctl *ctl, struct ctl_client *c)
+/* Discards input after our side shut down.  false: the client was
+ * closed (peer EOF, error, or it kept sending). */
+static bool client_drain(struct mgmt_ctl *ctl, struct ctl_client *c)
 {
 	char buf[4096];
 
@@ -548,50 +535,91 @@ static void client_drain(struct mgmt_ctl *ctl, struct ctl_client *c)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
-			return;
+			return true;
 		c->drained += n > 0 ? (size_t)n : 0;
 		if (n <= 0 || c->drained > CTL_DRAIN_MAX) {
 			client_close(ctl, c);
-			return;
+			return false;
 		}
 	}
 }
 
-/* Handles buffered lines, then reads more while there is room. */
-static void client_read(struct mgmt_ctl *ctl, struct ctl_client *c)
+/*
+ * Answers the complete lines already buffered while the output is below
+ * its limit.  Returns 1 if it produced output, 0 if there was no complete
+ * line, -1 if the client was closed.
+ */
+static int client_lines(struct mgmt_ctl *ctl, struct ctl_client *c)
 {
-	if (c->draining) {
-		client_drain(ctl, c);
-		return;
+	const char *line;
+	size_t len, rlen;
+	int rc = 0, produced = 0;
+
+	while (c->out_len < MGMT_CTL_OUT_MAX &&
+	       (rc = mgmt_ctl_framer_next(&c->fr, &line, &len)) == 1) {
+		char *resp = dispatch(ctl, line, len, &rlen);
+		if (!out_append(c, resp, rlen)) {
+			CTL_COUNT(ctl_io_errors);
+			client_close(ctl, c);
+			return -1;
+		}
+		produced = 1;
 	}
+	if (rc < 0) {
+		char msg[80];
+		CTL_COUNT(ctl_lines_too_long);
+		snprintf(msg, sizeof(msg),
+			 "request line too long (max %d bytes)",
+			 MGMT_CTL_LINE_MAX);
+		char *resp = mgmt_ctl_response_err(NULL, MGMT_CTL_E_TOO_LONG,
+						   msg, &rlen);
+		if (!out_append(c, resp, rlen)) {
+			client_close(ctl, c);
+			return -1;
+		}
+		c->closing = true;
+		produced = 1;
+	}
+	return produced;
+}
+
+/*
+ * Does all the work a client allows without blocking: flush output,
+ * answer buffered lines (stopping while MGMT_CTL_OUT_MAX bytes are
+ * unsent), read more input, and close when done.  Then arms epoll for
+ * what is left: EPOLLOUT while output is pending, EPOLLIN while more input
+ * may be taken.
+ */
+static void client_service(struct mgmt_ctl *ctl, struct ctl_client *c)
+{
 	for (;;) {
-		const char *line;
-		size_t len, rlen;
-		int rc = 0;
-		while (c->out_len < MGMT_CTL_OUT_MAX &&
-		       (rc = mgmt_ctl_framer_next(&c->fr, &line, &len)) == 1) {
-			char *resp = dispatch(ctl, line, len, &rlen);
-			if (!out_append(c, resp, rlen)) {
-				CTL_COUNT(ctl_io_errors);
+		if (!client_flush(ctl, c))
+			return;
+		if (c->out_len >= MGMT_CTL_OUT_MAX)
+			break;
+		if (c->closing) {
+			if (c->out_len > 0)
+				break;
+			if (c->peer_eof) {
 				client_close(ctl, c);
 				return;
 			}
-		}
-		if (c->out_len >= MGMT_CTL_OUT_MAX)
-			break;
-		if (rc < 0) {
-			CTL_COUNT(ctl_lines_too_long);
-			char msg[80];
-			snprintf(msg, sizeof(msg),
-				 "request line too long "
-				 "(max %d bytes)",
-				 MGMT_CTL_LINE_MAX);
-			char *resp = mgmt_ctl_response_err(
-			    NULL, MGMT_CTL_E_TOO_LONG, msg, &rlen);
-			out_append(c, resp, rlen);
-			c->closing = true;
+			/* Closing with unread input makes the kernel reset
+			 * the connection and the peer may lose our last
+			 * response: shut our side, discard input until EOF. */
+			if (!c->draining) {
+				shutdown(c->fd, SHUT_WR);
+				c->draining = true;
+			}
+			if (!client_drain(ctl, c))
+				return;
 			break;
 		}
+		int rc = client_lines(ctl, c);
+		if (rc < 0)
+			return;
+		if (rc > 0)
+			continue;
 		ssize_t n = recv(c->fd, c->fr.buf + c->fr.len,
 				 mgmt_ctl_framer_room(&c->fr), MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
@@ -604,11 +632,21 @@ static void client_read(struct mgmt_ctl *ctl, struct ctl_client *c)
 				CTL_COUNT(ctl_io_errors);
 			c->closing = true;
 			c->peer_eof = true;
-			break;
+			continue;
 		}
 		c->fr.len += (size_t)n;
 	}
-	client_write(ctl, c);
+	bool want_write = c->out_len > 0;
+	bool want_read =
+	    c->draining || (!c->closing && c->out_len < MGMT_CTL_OUT_MAX);
+	if (want_write != c->writing || want_read != c->reading) {
+		c->writing = want_write;
+		c->reading = want_read;
+		if (ep_set(ctl, c, false) != 0) {
+			CTL_COUNT(ctl_io_errors);
+			client_close(ctl, c);
+		}
+	}
 }
 
 void mgmt_ctl_process(struct mgmt_ctl *ctl)
@@ -628,10 +666,7 @@ void mgmt_ctl_process(struct mgmt_ctl *ctl)
 			live |= ctl->clients[j] == c;
 		if (!live)
 			continue;
-		if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-			client_read(ctl, c);
-		else if (evs[i].events & EPOLLOUT)
-			client_write(ctl, c);
+		client_service(ctl, c);
 	}
 }
 

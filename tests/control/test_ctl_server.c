@@ -68,6 +68,16 @@ static int fail_cmd(void *arg, const json_t *args, json_t **result, char *err,
 
 static struct mgmt_conf conf;
 
+static int big_cmd(void *arg, const json_t *args, json_t **result, char *err,
+		   size_t errlen)
+{
+	static char pad[4097];
+
+	memset(pad, 'x', sizeof(pad) - 1);
+	*result = json_pack("{s:s}", "pad", pad);
+	return 0;
+}
+
 static int config_cmd(void *arg, const json_t *args, json_t **result, char *err,
 		      size_t errlen)
 {
@@ -185,6 +195,69 @@ static void test_pipelined_split(void)
 		if (!same)
 			break;
 	}
+}
+
+#define BIG_REQUESTS 2000 /* all in one 64 KiB read; 8 MB of answers */
+
+struct sender {
+	int fd;
+	bool half_close;
+	char *buf;
+	size_t len;
+};
+
+static void *sender_main(void *arg)
+{
+	struct sender *sd = arg;
+	size_t off = 0;
+
+	while (off < sd->len) {
+		ssize_t n =
+		    send(sd->fd, sd->buf + off, sd->len - off, MSG_NOSIGNAL);
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	if (sd->half_close)
+		shutdown(sd->fd, SHUT_WR);
+	return NULL;
+}
+
+/* Pipelined requests whose answers (8 MB) exceed MGMT_CTL_OUT_MAX: the
+ * server must stop answering while output is full, resume answering the
+ * lines it already holds once the client reads (no new input arrives to
+ * wake it), keep order, and, after a half-close, answer everything and
+ * close. */
+static void test_backpressure(bool half_close)
+{
+	struct sender sd = {.fd = raw_connect(), .half_close = half_close};
+	size_t cap = BIG_REQUESTS * 40;
+
+	sd.buf = malloc(cap);
+	for (int i = 0; i < BIG_REQUESTS; i++)
+		sd.len += (size_t)snprintf(sd.buf + sd.len, cap - sd.len,
+					   "{\"cmd\":\"big\",\"id\":%d}\n", i);
+	pthread_t t;
+	pthread_create(&t, NULL, sender_main, &sd);
+	/* Let the server fill its output limit before reading anything. */
+	usleep(200000);
+	size_t len;
+	char *got = read_lines(sd.fd, BIG_REQUESTS, &len);
+	pthread_join(t, NULL);
+	int lines = 0, in_order = 1;
+	for (char *p = got; (p = strstr(p, "{\"id\":")) != NULL; p++) {
+		if (atoi(p + 6) != lines)
+			in_order = 0;
+		lines++;
+	}
+	CHECK(lines == BIG_REQUESTS && in_order,
+	      "backpressure: %d answers, in order %d, %zu bytes", lines,
+	      in_order, len);
+	if (half_close)
+		CHECK(at_eof(sd.fd), "closed after the half-close");
+	free(got);
+	free(sd.buf);
+	close(sd.fd);
 }
 
 static void test_too_long(void)
@@ -578,6 +651,7 @@ int main(int argc, char **argv)
 	mgmt_ctl_register(ctl, "queue hold", fail_cmd, NULL, "hold");
 	CHECK(mgmt_metrics_register(ctl) == 0, "stats");
 	mgmt_ctl_register(ctl, "config", config_cmd, NULL, "config");
+	mgmt_ctl_register(ctl, "big", big_cmd, NULL, "4 KiB answer");
 	mgmt_ctl_register(ctl, "reload", echo_cmd, NULL, "reload");
 	mgmt_ctl_register(ctl, "log-level", echo_cmd, NULL, "level");
 	const char *ov = "domains.example.test.recipients=catch-all";
@@ -588,6 +662,8 @@ int main(int argc, char **argv)
 	pthread_create(&t, NULL, server_main, ctl);
 	test_pipelined_split();
 	test_too_long();
+	test_backpressure(false);
+	test_backpressure(true);
 	test_conn_limit(ctl);
 	test_denied();
 	test_mxgatectl();
