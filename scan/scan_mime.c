@@ -328,14 +328,16 @@ static void field_append(struct scan_mime *m, const uint8_t *l, size_t len)
 
 /* ---- body ---- */
 
+#define BODY_CHUNK 4096
+
 static void body_emit(struct scan_mime *m, const uint8_t *d, size_t len)
 {
-	uint8_t out[SCAN_DEC_OUT_MAX(512)];
+	uint8_t out[SCAN_DEC_OUT_MAX(BODY_CHUNK)];
 
 	if (!m->cb->body)
 		return;
 	while (len) {
-		size_t n = len > 512 ? 512 : len, w;
+		size_t n = len > BODY_CHUNK ? BODY_CHUNK : len, w;
 		switch (m->part.cte) {
 		case SCAN_MIME_CTE_BASE64:
 			w = scan_b64_decode(&m->dec.b64, d, n, out);
@@ -510,9 +512,46 @@ static void line_done(struct scan_mime *m, const uint8_t *l, size_t len)
 	}
 }
 
+/* Bytes of whole lines at p (a line start) that cannot hold a delimiter:
+ * up to the first line that starts with '-', or the last complete line.
+ * Base64 never has '-', so a body is usually one run. */
+static size_t leaf_run(const uint8_t *p, size_t len)
+{
+	const uint8_t *s = p, *end = p + len, *q;
+
+	if (p[0] == '-')
+		return 0;
+	while ((q = memchr(s, '-', (size_t)(end - s)))) {
+		if (q[-1] == '\n')
+			return (size_t)(q - p);
+		s = q + 1;
+	}
+	q = memrchr(p, '\n', len);
+	return q ? (size_t)(q + 1 - p) : 0;
+}
+
 void scan_mime_feed(struct scan_mime *m, const uint8_t *p, size_t len)
 {
 	while (len) {
+		if (m->state == ST_LEAF && !m->line_len && !m->line_cont &&
+		    !m->line_cut) {
+			/* Fast path: many body lines in one go, with the same
+			 * line-end rules as line by line. */
+			size_t r = leaf_run(p, len);
+			if (r) {
+				size_t cl = strip_eol(p, r);
+				if (m->eol_len)
+					body_emit(m, m->eol, m->eol_len);
+				body_emit(m, p, cl);
+				m->eol_len = m->part.cte == SCAN_MIME_CTE_BASE64
+						     ? 0
+						     : r - cl;
+				memcpy(m->eol, p + cl, m->eol_len);
+				p += r;
+				len -= r;
+				continue;
+			}
+		}
 		const uint8_t *nl = memchr(p, '\n', len);
 		size_t n = nl ? (size_t)(nl - p) + 1 : len;
 
