@@ -245,8 +245,9 @@ static void test_backpressure(bool half_close)
 	char *got = read_lines(sd.fd, BIG_REQUESTS, &len);
 	pthread_join(t, NULL);
 	int lines = 0, in_order = 1;
-	for (char *p = got; (p = strstr(p, "{\"id\":")) != NULL; p++) {
-		if (atoi(p + 6) != lines)
+	for (char *p = got, *lf;
+	     (lf = memchr(p, '\n', len - (size_t)(p - got))); p = lf + 1) {
+		if (strncmp(p, "{\"id\":", 6) != 0 || atoi(p + 6) != lines)
 			in_order = 0;
 		lines++;
 	}
