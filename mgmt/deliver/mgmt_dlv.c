@@ -181,6 +181,8 @@ fail:
 	return NULL;
 }
 
+static void msg_free(struct mgmt_dlv *d, struct dlv_msg *m);
+
 void mgmt_dlv_destroy(struct mgmt_dlv *d)
 {
 	if (d == NULL)
@@ -197,6 +199,11 @@ void mgmt_dlv_destroy(struct mgmt_dlv *d)
 			dlv_job_done(d, job);
 		}
 	}
+	/* Rounds still waiting for a bounce to be queued: their recipients
+	 * stay pending in the queue and are tried again after restart. */
+	for (unsigned i = 0; i < DLV_HASH_SIZE; i++)
+		while (d->hash[i])
+			msg_free(d, d->hash[i]);
 	for (unsigned i = 0; i < d->dest_count; i++)
 		free(d->dests[i]);
 	free(d->dests);
@@ -320,23 +327,29 @@ static void msg_free(struct mgmt_dlv *d, struct dlv_msg *m)
 	}
 }
 
-/* Injects the bounce for the failed recipients (or the delay warning
- * for the deferred ones); false if the queue did not take it. */
-static bool msg_bounce(struct mgmt_dlv *d, struct dlv_msg *m,
-		       const struct q_msg_view *v, uint64_t now,
-		       enum mgmt_dlv_dsn_action action)
+enum { INJ_FAILED = -1, INJ_DONE = 0, INJ_PENDING = 1 };
+
+/*
+ * Injects the bounce for the failed recipients (or the delay warning for
+ * the deferred ones).  INJ_DONE: queued (or no bounce due), INJ_PENDING:
+ * handed to an asynchronous inject whose completion will come through
+ * mgmt_dlv_inject_done, INJ_FAILED: the queue did not take it.
+ */
+static int msg_bounce(struct mgmt_dlv *d, struct dlv_msg *m,
+		      const struct q_msg_view *v, uint64_t now,
+		      enum mgmt_dlv_dsn_action action)
 {
 	uint8_t want = action == MGMT_DLV_DSN_FAILED ? DLV_R_BOUNCE
 						     : DLV_R_DEFER;
+	bool warn = action == MGMT_DLV_DSN_DELAYED;
 	struct mgmt_dlv_bounce_rcpt *br;
 	struct mgmt_dlv_bounce b;
 	unsigned n = 0;
-	bool ok = true;
-	int rc;
+	int rc, out = INJ_DONE;
 
 	br = calloc(m->rcpt_count, sizeof(*br));
 	if (br == NULL)
-		return false;
+		return INJ_FAILED;
 	for (unsigned i = 0; i < m->rcpt_count; i++) {
 		const struct dlv_rcpt_res *r = &m->res[i];
 
@@ -360,36 +373,126 @@ static bool msg_bounce(struct mgmt_dlv *d, struct dlv_msg *m,
 	}
 	rc = mgmt_dlv_bounce_build(d->hostname, v, br, n, action, now,
 				   d->conf.dsn_full_max, &b);
+	free(br);
 	if (rc == -EPERM) {
 		MX_COUNT(mgmt_dlv_counters, dlv_dsn_suppressed);
-	} else if (rc < 0) {
-		ok = false;
+		return INJ_DONE;
+	}
+	if (rc < 0)
+		return INJ_FAILED;
+	if (d->src.inject_async) {
+		/* A warning needs no completion: nothing waits for it. */
+		if (!warn) {
+			m->inject_state = DLV_INJ_WAITING;
+			m->inject_status = 0;
+		}
+		m->in_bounce = true;
+		rc = d->src.inject_async(d->src.inject_arg, &b.env, b.body,
+					 b.body_len,
+					 warn ? MGMT_DLV_TOKEN_NONE : m->id);
+		m->in_bounce = false;
+		if (!warn && rc == 0) {
+			/* The completion may already have come, from
+			 * inside the call (a synchronous queue). */
+			if (m->inject_state == DLV_INJ_COMPLETED)
+				rc = m->inject_status;
+			else
+				out = INJ_PENDING;
+		}
+		if (!warn && out != INJ_PENDING)
+			m->inject_state = DLV_INJ_NONE;
 	} else {
 		rc = d->src.inject ? d->src.inject(d->src.inject_arg, &b.env,
 						   b.body, b.body_len)
 				   : -ENOSYS;
-		if (rc < 0) {
-			ok = false;
-			MX_COUNT(mgmt_dlv_counters, dlv_dsn_inject_failed);
-			MX_LOG_RL(MX_LOG_WARN, "deliver",
-				  "id=%016llx event=bounce_inject_failed err=%d",
-				  (unsigned long long)m->id, rc);
-		} else if (action == MGMT_DLV_DSN_FAILED) {
-			MX_COUNT(mgmt_dlv_counters, dlv_dsn_sent);
-		} else {
-			MX_COUNT(mgmt_dlv_counters, dlv_dsn_delay_sent);
-		}
-		mgmt_dlv_bounce_free(&b);
 	}
-	free(br);
-	return ok;
+	mgmt_dlv_bounce_free(&b);
+	if (rc < 0) {
+		MX_COUNT(mgmt_dlv_counters, dlv_dsn_inject_failed);
+		MX_LOG_RL(MX_LOG_WARN, "deliver",
+			  "id=%016llx event=bounce_inject_failed err=%d",
+			  (unsigned long long)m->id, rc);
+		return INJ_FAILED;
+	}
+	if (out == INJ_DONE)
+		MX_COUNT_ADD(mgmt_dlv_counters,
+			     warn ? dlv_dsn_delay_sent : dlv_dsn_sent, 1);
+	return out;
+}
+
+/* Bounces that could not be queued stay pending: better a second
+ * attempt than a lost bounce. */
+static void unbounce(struct dlv_msg *m)
+{
+	for (unsigned i = 0; i < m->rcpt_count; i++)
+		if (m->res[i].res == DLV_R_BOUNCE) {
+			m->res[i].res = DLV_R_DEFER;
+			snprintf(m->res[i].diag, sizeof(m->res[i].diag),
+				 "bounce could not be queued");
+		}
+}
+
+/* The end of a round, once any bounce is queued: record bounces, send a
+ * delay warning if one is due, defer what is left, free the message. */
+static void msg_record(struct mgmt_dlv *d, struct dlv_msg *m,
+		       const struct q_msg_view *v, uint64_t now)
+{
+	const char *last_error = NULL;
+	bool any_defer = false;
+
+	for (unsigned i = 0; i < m->rcpt_count; i++) {
+		const struct dlv_rcpt_res *r = &m->res[i];
+		char diag[DLV_DIAG_SIZE + 24];
+
+		if (r->res == DLV_R_DEFER) {
+			any_defer = true;
+			last_error = r->diag;
+		}
+		if (r->res != DLV_R_BOUNCE)
+			continue;
+		snprintf(diag, sizeof(diag), "%s %s", r->status, r->diag);
+		if (d->src.rcpt_bounced(d->src.arg, m->id, i, diag) < 0)
+			MX_COUNT(mgmt_dlv_counters, dlv_record_errors);
+		mx_log(MX_LOG_INFO, "deliver",
+		       "id=%016llx rcpt=%u status=bounced dsn=%s diag=\"%.200s\"",
+		       (unsigned long long)m->id, i, r->status, r->diag);
+	}
+	if (any_defer && d->conf.delay_warn_ns) {
+		/* One warning, in the round that crosses the threshold. */
+		uint64_t age = now > m->received_wall_ns
+				       ? now - m->received_wall_ns
+				       : 0;
+		uint64_t prev_age = m->prev_attempt_wall_ns > m->received_wall_ns
+					    ? m->prev_attempt_wall_ns -
+						      m->received_wall_ns
+					    : 0;
+
+		if (age >= d->conf.delay_warn_ns &&
+		    prev_age < d->conf.delay_warn_ns)
+			msg_bounce(d, m, v, now, MGMT_DLV_DSN_DELAYED);
+	}
+	if (any_defer) {
+		uint64_t delay = mgmt_dlv_backoff_delay_ns(
+			&d->backoff, m->attempts + 1, rng_next(d));
+
+		MX_COUNT(mgmt_dlv_counters, dlv_msg_deferred);
+		if (d->src.defer(d->src.arg, m->id, now + delay,
+				 last_error ? last_error : "deferred") < 0)
+			MX_COUNT(mgmt_dlv_counters, dlv_record_errors);
+		mx_log(MX_LOG_INFO, "deliver",
+		       "id=%016llx status=deferred attempts=%u retry_in_s=%llu "
+		       "why=\"%.200s\"",
+		       (unsigned long long)m->id, m->attempts + 1,
+		       (unsigned long long)(delay / NS_S),
+		       last_error ? last_error : "");
+	}
+	msg_free(d, m);
 }
 
 static void msg_finish(struct mgmt_dlv *d, struct dlv_msg *m)
 {
 	uint64_t now = mx_wall_ns();
-	const char *last_error = NULL;
-	bool any_bounce = false, any_defer = false, expired;
+	bool any_bounce = false, expired;
 	struct q_msg_view v;
 
 	if (d->src.get(d->src.arg, m->id, &v) < 0) {
@@ -416,64 +519,48 @@ static void msg_finish(struct mgmt_dlv *d, struct dlv_msg *m)
 		}
 		if (r->res == DLV_R_BOUNCE)
 			any_bounce = true;
-		if (r->res == DLV_R_DEFER) {
-			any_defer = true;
-			last_error = r->diag;
+	}
+	if (any_bounce) {
+		int rc = msg_bounce(d, m, &v, now, MGMT_DLV_DSN_FAILED);
+
+		if (rc == INJ_PENDING)
+			return;	/* mgmt_dlv_inject_done finishes it */
+		if (rc == INJ_FAILED)
+			unbounce(m);
+	}
+	msg_record(d, m, &v, now);
+}
+
+void mgmt_dlv_inject_done(struct mgmt_dlv *d, uint64_t token, int status)
+{
+	struct dlv_msg *m;
+	struct q_msg_view v;
+
+	if (token == MGMT_DLV_TOKEN_NONE)
+		return;
+	m = *msg_slot(d, token);
+	if (m == NULL || m->inject_state == DLV_INJ_NONE)
+		return;
+	if (m->inject_state == DLV_INJ_WAITING && m->jobs_left == 0 &&
+	    !m->in_bounce) {
+		/* The normal case: the round ended earlier and waits. */
+		m->inject_state = DLV_INJ_NONE;
+		if (status < 0) {
+			MX_COUNT(mgmt_dlv_counters, dlv_dsn_inject_failed);
+			unbounce(m);
+		} else {
+			MX_COUNT(mgmt_dlv_counters, dlv_dsn_sent);
 		}
+		if (d->src.get(d->src.arg, m->id, &v) < 0) {
+			msg_free(d, m);
+			return;
+		}
+		msg_record(d, m, &v, mx_wall_ns());
+		return;
 	}
-	if (any_bounce && !msg_bounce(d, m, &v, now, MGMT_DLV_DSN_FAILED)) {
-		/* Keep them pending: better a second attempt than a lost
-		 * bounce. */
-		for (unsigned i = 0; i < m->rcpt_count; i++)
-			if (m->res[i].res == DLV_R_BOUNCE) {
-				m->res[i].res = DLV_R_DEFER;
-				any_defer = true;
-				last_error = "bounce could not be queued";
-			}
-	}
-	for (unsigned i = 0; i < m->rcpt_count; i++) {
-		const struct dlv_rcpt_res *r = &m->res[i];
-		char diag[DLV_DIAG_SIZE + 24];
-
-		if (r->res != DLV_R_BOUNCE)
-			continue;
-		snprintf(diag, sizeof(diag), "%s %s", r->status, r->diag);
-		if (d->src.rcpt_bounced(d->src.arg, m->id, i, diag) < 0)
-			MX_COUNT(mgmt_dlv_counters, dlv_record_errors);
-		mx_log(MX_LOG_INFO, "deliver",
-		       "id=%016llx rcpt=%u status=bounced dsn=%s diag=\"%.200s\"",
-		       (unsigned long long)m->id, i, r->status, r->diag);
-	}
-	if (any_defer && d->conf.delay_warn_ns) {
-		/* One warning, in the round that crosses the threshold. */
-		uint64_t age = now > m->received_wall_ns
-				       ? now - m->received_wall_ns
-				       : 0;
-		uint64_t prev_age = m->prev_attempt_wall_ns > m->received_wall_ns
-					    ? m->prev_attempt_wall_ns -
-						      m->received_wall_ns
-					    : 0;
-
-		if (age >= d->conf.delay_warn_ns &&
-		    prev_age < d->conf.delay_warn_ns)
-			msg_bounce(d, m, &v, now, MGMT_DLV_DSN_DELAYED);
-	}
-	if (any_defer) {
-		uint64_t delay = mgmt_dlv_backoff_delay_ns(
-			&d->backoff, m->attempts + 1, rng_next(d));
-
-		MX_COUNT(mgmt_dlv_counters, dlv_msg_deferred);
-		if (d->src.defer(d->src.arg, m->id, now + delay,
-				 last_error ? last_error : "deferred") < 0)
-			MX_COUNT(mgmt_dlv_counters, dlv_record_errors);
-		mx_log(MX_LOG_INFO, "deliver",
-		       "id=%016llx status=deferred attempts=%u retry_in_s=%llu "
-		       "why=\"%.200s\"",
-		       (unsigned long long)m->id, m->attempts + 1,
-		       (unsigned long long)(delay / NS_S),
-		       last_error ? last_error : "");
-	}
-	msg_free(d, m);
+	/* Called from inside inject_async: msg_bounce picks it up. */
+	m->inject_state = DLV_INJ_COMPLETED;
+	m->inject_status = status;
 }
 
 void dlv_job_done(struct mgmt_dlv *d, struct dlv_job *job)

@@ -109,10 +109,24 @@ void mgmt_dlv_conf_defaults(struct mgmt_dlv_conf *conf);
 
 /*
  * How the engine reads and changes the queue: the signatures of the
- * q_store functions, so the binding to q_store is direct.  inject queues a
- * new message (a bounce); it is the daemon's, since new messages enter the
- * queue through a shard.  It must copy what it needs before returning.
+ * q_store functions, so the binding to q_store is direct.
+ *
+ * Bounces enter the queue through the daemon (new messages come in
+ * through a shard), by one of two callbacks; both must copy what they need
+ * before returning:
+ *   inject        returns 0 once the bounce is durable in the queue;
+ *   inject_async  (preferred when set) returns 0 once the bounce is handed
+ *                 to the queue, and the daemon later calls
+ *                 mgmt_dlv_inject_done(d, token, status) on the management
+ *                 thread when it is durable (0) or lost (-errno).  The
+ *                 failed recipients are recorded bounced only then, so a
+ *                 crash in between repeats the bounce rather than losing
+ *                 it.  token MGMT_DLV_TOKEN_NONE (delay warnings) needs no
+ *                 completion call.  The completion may also come from
+ *                 inside inject_async.
  */
+#define MGMT_DLV_TOKEN_NONE UINT64_MAX
+
 struct mgmt_dlv_source {
 	void *arg;
 	int (*next)(void *arg, enum q_state st, uint64_t after_id,
@@ -126,6 +140,8 @@ struct mgmt_dlv_source {
 	void *inject_arg;
 	int (*inject)(void *inject_arg, const struct q_envelope *env,
 		      const uint8_t *body, size_t len);
+	int (*inject_async)(void *inject_arg, const struct q_envelope *env,
+			    const uint8_t *body, size_t len, uint64_t token);
 };
 
 /* Fills src with q_store's functions; inject is the daemon's. */
@@ -133,6 +149,14 @@ void mgmt_dlv_source_qstore(struct mgmt_dlv_source *src, struct q_store *s,
 			    int (*inject)(void *, const struct q_envelope *,
 					  const uint8_t *, size_t),
 			    void *inject_arg);
+/* The same with an asynchronous inject (inject_async above). */
+void mgmt_dlv_source_qstore_async(struct mgmt_dlv_source *src,
+				  struct q_store *s,
+				  int (*inject_async)(void *,
+						      const struct q_envelope *,
+						      const uint8_t *, size_t,
+						      uint64_t),
+				  void *inject_arg);
 
 struct mgmt_dlv;
 
@@ -153,6 +177,10 @@ int mgmt_dlv_timeout_ms(const struct mgmt_dlv *d);
 /* Does all ready work without blocking; returns the number of events
  * handled.  Call after q_store_poll() in the same loop round. */
 int mgmt_dlv_run(struct mgmt_dlv *d);
+/* The completion of an inject_async bounce (see struct mgmt_dlv_source);
+ * unknown tokens are ignored. */
+void mgmt_dlv_inject_done(struct mgmt_dlv *d, uint64_t token, int status);
+
 /* Asks for a queue scan at the next run (new mail was committed). */
 void mgmt_dlv_kick(struct mgmt_dlv *d);
 /* Recipients (of messages) currently in delivery; 0 when idle. */

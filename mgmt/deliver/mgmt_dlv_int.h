@@ -43,6 +43,12 @@ struct dlv_rcpt_res {
 	const struct dlv_dest *dest;	/* remote MTA for the DSN */
 };
 
+enum dlv_inject_state {
+	DLV_INJ_NONE = 0,
+	DLV_INJ_WAITING,	/* bounce handed to inject_async, not durable */
+	DLV_INJ_COMPLETED,	/* its completion came during the call */
+};
+
 struct dlv_msg {
 	uint64_t id;
 	struct dlv_msg *hash_next;
@@ -51,6 +57,9 @@ struct dlv_msg {
 	uint64_t received_wall_ns;
 	uint64_t started_wall_ns;
 	uint64_t prev_attempt_wall_ns;	/* estimated; 0 = first attempt */
+	uint8_t inject_state;		/* enum dlv_inject_state */
+	bool in_bounce;			/* inside the inject_async call */
+	int inject_status;
 	uint32_t rcpt_count;
 	struct dlv_rcpt_res *res;	/* rcpt_count entries */
 };

@@ -16,6 +16,9 @@
  *     "delay_warn_ms": N, "watch_existing": true (messages already in
  *     the queue count as spec messages: restart tests),
  *     "ctl": [ {"at_ms": N, "cmd": "pause"|"resume"|"flush", "dest": D} ],
+ *     "inject": "async" (default: completions delivered from the loop, as
+ *     the daemon does) | "async_now" (from inside the call) | "sync",
+ *     "inject_fail": N (the first N bounces are lost: completion -EIO),
  *     "messages": [ { "from": A, "rcpts": [ {"addr": A, "notify":
  *        ["FAILURE", ...], "orcpt": "rfc822;..."} ], "envid": S,
  *        "ret": "FULL"|"HDRS", "age_ms": N, "body": TEXT,
@@ -73,6 +76,55 @@ static int queue_msg(const struct q_envelope *env, const uint8_t *body,
 	q_shard_msg_commit(m);
 	q_shard_flush(shard);
 	return last_done_status;	/* Q_IO_SYNC: done() already ran */
+}
+
+static struct mgmt_dlv *eng;
+static const char *inject_mode = "async";
+static int inject_fail;
+static uint64_t done_token[MSGS_MAX];
+static int done_status[MSGS_MAX];
+static unsigned done_count;
+
+static int inject(void *arg, const struct q_envelope *env,
+		  const uint8_t *body, size_t len);
+
+/* The daemon's asynchronous inject: the completion comes later (from the
+ * loop), or at once, or reports a lost bounce. */
+static int inject_async(void *arg, const struct q_envelope *env,
+			const uint8_t *body, size_t len, uint64_t token)
+{
+	int rc = 0;
+
+	if (inject_fail > 0) {
+		inject_fail--;
+		rc = -EIO;	/* the write failed: nothing was queued */
+	} else {
+		rc = inject(arg, env, body, len);
+		if (rc < 0)
+			return rc;
+	}
+	if (strcmp(inject_mode, "async_now") == 0) {
+		mgmt_dlv_inject_done(eng, token, rc);
+		return 0;
+	}
+	if (done_count < MSGS_MAX) {
+		done_token[done_count] = token;
+		done_status[done_count++] = rc;
+	}
+	return 0;
+}
+
+static void deliver_completions(void)
+{
+	unsigned n = done_count;
+	uint64_t tok[MSGS_MAX];
+	int st[MSGS_MAX];
+
+	memcpy(tok, done_token, n * sizeof(tok[0]));
+	memcpy(st, done_status, n * sizeof(st[0]));
+	done_count = 0;
+	for (unsigned i = 0; i < n; i++)
+		mgmt_dlv_inject_done(eng, tok[i], st[i]);
 }
 
 /* The daemon's inject: a bounce enters the queue like any message. */
@@ -420,8 +472,15 @@ int main(int argc, char **argv)
 			dc.timeouts.data_init_ns = dc.timeouts.data_block_ns =
 				dc.timeouts.data_term_ns = dc.timeouts.rset_ns =
 					dc.timeouts.quit_ns = tmo;
-	mgmt_dlv_source_qstore(&src, store, inject, NULL);
+	if (json_object_get(spec, "inject"))
+		inject_mode = json_string_value(json_object_get(spec, "inject"));
+	inject_fail = (int)get_int(spec, "inject_fail", 0);
+	if (strcmp(inject_mode, "sync") == 0)
+		mgmt_dlv_source_qstore(&src, store, inject, NULL);
+	else
+		mgmt_dlv_source_qstore_async(&src, store, inject_async, NULL);
 	d = mgmt_dlv_create(&dc, &src, err, sizeof(err));
+	eng = d;
 	if (d == NULL) {
 		fprintf(stderr, "mgmt_dlv_create: %s\n", err);
 		return 2;
@@ -448,6 +507,7 @@ int main(int argc, char **argv)
 		}
 		run_ctl(d, ctl, start, ctl_results);
 		mgmt_dlv_run(d);
+		deliver_completions();
 		/* Snapshots for the report; skipped for measurement runs,
 		 * where they would cost more than the delivery. */
 		for (unsigned i = 0; spec_count <= 64 && i < spec_count; i++)

@@ -599,7 +599,36 @@ def sc_smtp_plain(env):
     check(r["counters"]["dlv_conn_opened"] == 2, "one connection each")
 
 
+def sc_bounce_inject(env):
+    """Bounces through each inject flavour; a bounce the queue loses
+    leaves its recipient pending, and the next round bounces again: one
+    bounce arrives in the end, never none."""
+    hard, _ = env.sink("hard", "-f", "RCPT")
+    for mode, fail in (("sync", 0), ("async_now", 0), ("async", 0),
+                       ("async", 1), ("async_now", 1)):
+        sub = os.path.join(env.dir, "%s-%d" % (mode, fail))
+        os.makedirs(sub)
+        r = env.run({
+            "inject": mode, "inject_fail": fail, "retry": "1s",
+            "queue_dir": os.path.join(sub, "queue"), "bounce_dir": sub,
+            "default": "maildir:" + os.path.join(sub, "mail"),
+            "routes": {"hard.test": "smtp:[127.0.0.1]:%d" % hard},
+            "messages": [{"from": "s@sender.test",
+                          "rcpts": [{"addr": "x@hard.test"}],
+                          "body": body("inject %s" % mode)}]})
+        what = "%s fail=%d" % (mode, fail)
+        m = r["messages"][0]
+        check(m["rcpts"] == ["bounced"], "%s: rcpt %s" % (what, m["rcpts"]))
+        check(m["attempts"] == fail, "%s: attempts %d" % (what, m["attempts"]))
+        check(r["counters"]["dlv_dsn_sent"] == 1, "%s: sent" % what)
+        check(r["counters"]["dlv_dsn_inject_failed"] == fail,
+              "%s: failed" % what)
+        b = bounces_in(os.path.join(sub, "mail"), "s@sender.test")
+        check(len(b) == 1, "%s: %d bounces arrived" % (what, len(b)))
+
+
 SCENARIOS = {
+    "bounce_inject": (sc_bounce_inject, ["smtp-sink"]),
     "smtp_plain": (sc_smtp_plain, ["smtp-sink"]),
     "timeout": (sc_timeout, ["smtp-sink"]),
     "restart_schedule": (sc_restart_schedule, ["smtp-sink"]),
