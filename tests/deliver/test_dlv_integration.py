@@ -627,7 +627,44 @@ def sc_bounce_inject(env):
         check(len(b) == 1, "%s: %d bounces arrived" % (what, len(b)))
 
 
+def sc_crash_redeliver(env):
+    """At least once: the engine is killed (SIGKILL) in the middle of
+    delivering; after a restart on the same queue every message reaches
+    the next hop at least once."""
+    ok, dump = env.sink("ok")
+    count = 300
+    msgs = [{"from": "s@sender.test", "rcpts": [{"addr": "r@ok.test"}],
+             "body": body("crash %d" % i)} for i in range(count)]
+    spec = {"conn_max": 2, "idle_ms": 2000,
+            "routes": {"ok.test": "smtp:[127.0.0.1]:%d" % ok},
+            "messages": msgs}
+    p = env.run(dict(spec), background=True)
+    end = time.time() + 30
+    while time.time() < end and len(os.listdir(dump)) < 40:
+        time.sleep(0.005)
+    p.kill()
+    p.wait()
+    before = len(os.listdir(dump))
+    check(0 < before < count, "killed mid-way (%d delivered)" % before)
+    r = env.run({"watch_existing": True, "messages": [],
+                 "routes": spec["routes"], "conn_max": 2})
+    subjects = []
+    for data in dumps(dump):
+        for line in data.split(b"\n"):
+            if line.startswith(b"Subject: crash "):
+                subjects.append(int(line.split()[2]))
+    missing = set(range(count)) - set(subjects)
+    check(not missing, "lost %d messages, e.g. %s" % (len(missing),
+                                                     sorted(missing)[:5]))
+    print("crash_redeliver: %d before the kill, %d deliveries for %d "
+          "messages (%d duplicates)" % (before, len(subjects), count,
+                                        len(subjects) - len(set(subjects))))
+    check(all(m.get("state") in ("done", "gone") for m in r["messages"]),
+          "all done after restart")
+
+
 SCENARIOS = {
+    "crash_redeliver": (sc_crash_redeliver, ["smtp-sink"]),
     "bounce_inject": (sc_bounce_inject, ["smtp-sink"]),
     "smtp_plain": (sc_smtp_plain, ["smtp-sink"]),
     "timeout": (sc_timeout, ["smtp-sink"]),
