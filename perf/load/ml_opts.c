@@ -38,6 +38,9 @@ void ml_opts_usage(FILE *f)
 "      --seed N             generator seed (1)\n"
 "      --no-pipelining      never pipeline, even if offered\n"
 "      --no-chunking        never use BDAT, even if offered\n"
+"      --pipeline-next      send the next envelope in the same write as\n"
+"                           the end of data (RFC 2920 allows it; some\n"
+"                           servers, e.g. Haraka 3, refuse it with 5xx)\n"
 "  -R, --rate MSG/S         open loop at this rate (default: closed loop)\n"
 "  -d, --duration SEC       stop starting messages after SEC seconds\n"
 "      --timeout SEC        per reply and connect (30)\n"
@@ -156,7 +159,7 @@ enum {
 	OPT_RCPT = 256, OPT_RCPT_USERS, OPT_FROM, OPT_HELO, OPT_LOGNORMAL,
 	OPT_SIZE_FILE, OPT_CONTENT, OPT_EML_DIR, OPT_EICAR, OPT_POOL,
 	OPT_SEED, OPT_NO_PIPE, OPT_NO_CHUNK, OPT_TIMEOUT, OPT_JSON, OPT_NETNS,
-	OPT_QUICKACK,
+	OPT_QUICKACK, OPT_PIPE_NEXT,
 };
 
 static const struct option long_opts[] = {
@@ -188,6 +191,7 @@ static const struct option long_opts[] = {
 	{"json", required_argument, NULL, OPT_JSON},
 	{"netns", required_argument, NULL, OPT_NETNS},
 	{"quickack", no_argument, NULL, OPT_QUICKACK},
+	{"pipeline-next", no_argument, NULL, OPT_PIPE_NEXT},
 	{NULL, 0, NULL, 0},
 };
 
@@ -359,6 +363,9 @@ int ml_opts_parse(struct ml_opts *o, int argc, char **argv)
 			break;
 		case OPT_QUICKACK:
 			o->quickack = true;
+			break;
+		case OPT_PIPE_NEXT:
+			o->pipeline_next = true;
 			break;
 		default:
 			ml_opts_usage(stderr);

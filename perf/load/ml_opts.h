@@ -54,6 +54,7 @@ struct ml_opts {
 
 	bool pipelining;         /* use PIPELINING if offered */
 	bool chunking;           /* use BDAT if offered */
+	bool pipeline_next;      /* next envelope right behind the dot */
 	double rate;             /* target msg/s; 0 = closed loop */
 	double duration_s;       /* stop dispatching after this; 0 = none */
 	uint64_t timeout_ns;     /* per reply / connect */

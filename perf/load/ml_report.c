@@ -133,20 +133,23 @@ int ml_report_json(const char *path, const struct ml_result *r)
 		   "\"messages\": %llu, \"per_conn\": %u, \"rcpts\": %u, "
 		   "\"size_kind\": \"%s\", \"size\": %llu, \"sigma\": %g, "
 		   "\"content\": \"%s\", \"eicar_rate\": %g, "
-		   "\"pipelining\": %s, \"chunking\": %s, \"rate\": %g, "
+		   "\"pipelining\": %s, \"chunking\": %s, "
+		   "\"pipeline_next\": %s, \"rate\": %g, "
 		   "\"duration_s\": %g, \"quickack\": %s, \"pool_messages\": %u, "
 		   "\"pool_bytes\": %llu},\n",
 		o->conns, o->threads, (unsigned long long)o->msgs,
 		o->msgs_per_conn, o->rcpts, sizek[o->size_kind],
 		(unsigned long long)o->size, o->sigma, content[o->content],
 		o->eicar_rate, o->pipelining ? "true" : "false",
-		o->chunking ? "true" : "false", o->rate, o->duration_s,
+		o->chunking ? "true" : "false",
+		o->pipeline_next ? "true" : "false", o->rate, o->duration_s,
 		o->quickack ? "true" : "false", r->pool->clean_count + r->pool->eicar_count,
 		(unsigned long long)r->pool->bytes);
 	fprintf(f, "  \"elapsed_s\": %.6f,\n  \"msgs_per_s\": %.2f,\n"
 		   "  \"sent\": %llu,\n  \"ok\": %llu,\n  \"failed\": %llu,\n"
 		   "  \"eicar_sent\": %llu,\n  \"bytes_sent\": %llu,\n"
 		   "  \"bdat_used\": %llu,\n  \"pipelined\": %llu,\n"
+		   "  \"pipelined_next\": %llu,\n"
 		   "  \"client_cpu_s\": {\"user\": %.3f, \"sys\": %.3f},\n",
 		r->elapsed_s, rate(r), (unsigned long long)s->started,
 		(unsigned long long)s->outcome[ML_OUT_OK],
@@ -154,7 +157,8 @@ int ml_report_json(const char *path, const struct ml_result *r)
 		(unsigned long long)s->eicar_sent,
 		(unsigned long long)s->bytes_sent,
 		(unsigned long long)s->bdat_used,
-		(unsigned long long)s->pipelined, r->cpu_user_s, r->cpu_sys_s);
+		(unsigned long long)s->pipelined,
+		(unsigned long long)s->pipelined_next, r->cpu_user_s, r->cpu_sys_s);
 	fprintf(f, "  \"outcomes\": {");
 	for (i = 0; i < ML_OUT_COUNT; i++)
 		fprintf(f, "%s\"%s\": %llu", i ? ", " : "", outcome_names[i],

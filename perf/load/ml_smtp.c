@@ -4,9 +4,9 @@
  * CHUNKING/BDAT, RFC 3030).
  *
  * With PIPELINING the envelope and DATA (or BDAT LAST with its chunk)
- * leave in one write, and after a 354 the body, its final dot and the
- * next message's envelope leave in one write too (RFC 2920 §3.1 allows
- * commands after the end of data).  Every reply is counted as it arrives;
+ * leave in one write; with --pipeline-next, after a 354 the body, its
+ * final dot and the next message's envelope leave in one write too
+ * (RFC 2920 §3.1 allows commands after the end of data).  Every reply is counted as it arrives;
  * the next step is decided only when the last reply due is in and nothing
  * is being sent (act_due).
  */
@@ -247,10 +247,12 @@ static void send_body(struct ml_worker *w, struct ml_conn *c)
 	iov_add(c, eod, 3);
 	c->send_has_eod = true;
 	pend_push(c, ML_CMD_DOT);
-	if (c->pipelining && !c->chunking && conn_has_room(w, c, 1) &&
+	if (w->o->pipeline_next && c->pipelining && !c->chunking &&
+	    conn_has_room(w, c, 1) &&
 	    ml_worker_take_msg(w, n)) {
 		out_envelope(w, c, n);
 		iov_add(c, c->obuf, c->olen);
+		w->st.pipelined_next++;
 	}
 	ml_worker_send(w, c);
 }

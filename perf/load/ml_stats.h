@@ -65,6 +65,7 @@ struct ml_stats {
 	uint64_t proto_errors;   /* unparseable or unexpected replies */
 	uint64_t bdat_used;      /* messages sent with BDAT */
 	uint64_t pipelined;      /* transactions sent pipelined */
+	uint64_t pipelined_next; /* envelopes sent behind a dot */
 	struct ml_hist eod;      /* end of data -> final reply */
 	struct ml_hist sched;    /* intended start -> final reply */
 };
@@ -97,6 +98,7 @@ static inline void ml_stats_merge(struct ml_stats *dst,
 	dst->proto_errors += src->proto_errors;
 	dst->bdat_used += src->bdat_used;
 	dst->pipelined += src->pipelined;
+	dst->pipelined_next += src->pipelined_next;
 	ml_hist_merge(&dst->eod, &src->eod);
 	ml_hist_merge(&dst->sched, &src->sched);
 }

@@ -3,6 +3,7 @@
 loopback port and check that every message is accounted for — all 250s
 when the sink accepts, and reported failures (never silent drops) when it
 answers 4xx/5xx or goes away.  Exits 77 when smtp-sink is not installed."""
+import asyncio
 import json
 import os
 import shutil
@@ -11,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 MXLOAD = sys.argv[1]
@@ -42,6 +44,98 @@ def start_sink(extra):
     raise RuntimeError("smtp-sink did not start")
 
 
+class ScriptedPeer:
+    """A small SMTP server for what smtp-sink cannot do: it offers
+    PIPELINING and CHUNKING (BDAT, RFC 3030) and answers 451 to every
+    third message of each connection, at the dot or at BDAT LAST.  It
+    serves the failure paths of a pipelining client; the happy paths are
+    tested against the real smtp-sink above."""
+
+    EHLO = b"250-peer\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 8BITMIME\r\n"
+
+    def __init__(self):
+        self.port = free_port()
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        self.ready.wait(5)
+
+    def _run(self):
+        asyncio.set_event_loop(self.loop)
+        self.server = self.loop.run_until_complete(asyncio.start_server(
+            self._session, "127.0.0.1", self.port))
+        self.ready.set()
+        self.loop.run_forever()
+
+    async def _session(self, r, w):
+        n = 0
+
+        def verdict():
+            nonlocal n
+            n += 1
+            return b"451 4.3.0 try later\r\n" if n % 3 == 0 \
+                else b"250 2.0.0 ok\r\n"
+        w.write(b"220 peer ESMTP\r\n")
+        try:
+            while True:
+                line = await r.readline()
+                if not line:
+                    break
+                cmd = line.strip().upper()
+                if cmd.startswith(b"EHLO"):
+                    w.write(self.EHLO)
+                elif cmd.startswith(b"DATA"):
+                    w.write(b"354 go\r\n")
+                    while (await r.readline()) not in (b".\r\n", b""):
+                        pass
+                    w.write(verdict())
+                elif cmd.startswith(b"BDAT"):
+                    await r.readexactly(int(cmd.split()[1]))
+                    w.write(verdict() if cmd.endswith(b"LAST")
+                            else b"250 2.0.0 chunk\r\n")
+                elif cmd.startswith(b"QUIT"):
+                    w.write(b"221 bye\r\n")
+                    await w.drain()
+                    break
+                else:
+                    w.write(b"250 ok\r\n")
+                await w.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        w.close()
+
+    def stop(self):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+def peer_check(rc, j):
+    """Every third message of a connection refused, all others 250."""
+    rej = j["outcomes"]["rejected_4xx"]
+    final = j["replies"]["data_end"]["4xx"] + j["replies"]["bdat"]["4xx"]
+    if rc == 1 and rej > 0 and j["ok"] > 0 and rej == final and \
+            j["ok"] + rej == j["sent"] == 300:
+        return None
+    return "451s from a pipelining peer not accounted"
+
+
+PEER_CASES = [
+    ("peer-bdat-451", ["-c", "4", "-m", "300"],
+     lambda rc, j: peer_check(rc, j) or (
+         None if j["bdat_used"] == 300 else "BDAT not used")),
+    ("peer-data-pipeline-next-451", ["-c", "4", "-m", "300",
+                                     "--no-chunking", "--pipeline-next"],
+     lambda rc, j: peer_check(rc, j) or (
+         None if j["bdat_used"] == 0 and j["pipelined_next"] > 100 and
+         j["replies"]["rset"]["2xx"] == 0 else "DATA path")),
+    ("peer-bdat-3-rcpts", ["-c", "2", "-m", "300", "-r", "3",
+                           "--lognormal", "8k:1.5"],
+     lambda rc, j: peer_check(rc, j) or (
+         None if j["replies"]["rcpt"]["2xx"] == 900 else "recipients")),
+]
+
+
 def run(port, args, tmp):
     out = os.path.join(tmp, "r.json")
     cmd = [MXLOAD, "-s", "127.0.0.1:%d" % port, "--json", out,
@@ -64,6 +158,11 @@ CASES = [
      j["sent"] == 2000 and j["pipelined"] == 2000 and
      j["replies"]["data_end"]["2xx"] == 2000 and
      j["latency_eod"]["count"] == 2000 else "not all 2000 got 250"),
+    ("pipeline-next", [], ["-c", "8", "-m", "2000", "--pipeline-next"],
+     lambda rc, j: None if rc == 0 and j["ok"] == 2000 and
+     j["replies"]["mail"]["2xx"] == 2000 and
+     j["pipelined_next"] > 1000 and
+     j["latency_eod"]["count"] == 2000 else "next envelope behind the dot"),
     ("new-conn-per-msg", [], ["-c", "4", "-m", "300", "-k", "1"],
      lambda rc, j: None if rc == 0 and j["ok"] == 300 and
      j["connections"]["opened"] == 300 and
@@ -131,7 +230,24 @@ def main():
             if err is not None:
                 print(out)
                 failures += 1
-    print("%d passed, %d failed" % (len(CASES) - failures, failures))
+        for name, opts, check in PEER_CASES:
+            peer = ScriptedPeer()
+            try:
+                rc, j, out = run(peer.port, opts, tmp)
+                err = check(rc, j)
+                if err is None and not accounted(j):
+                    err = "outcomes do not add up to messages sent"
+            except Exception as e:  # report and go on with the others
+                err, out = "exception: %r" % e, ""
+            finally:
+                peer.stop()
+            print("%s %s%s" % ("ok  " if err is None else "FAIL", name,
+                                "" if err is None else ": " + err))
+            if err is not None:
+                print(out)
+                failures += 1
+    total = len(CASES) + len(PEER_CASES)
+    print("%d passed, %d failed" % (total - failures, failures))
     return 1 if failures else 0
 
 
