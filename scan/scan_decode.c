@@ -7,6 +7,13 @@
  */
 #include "scan_decode.h"
 
+#include <stdbool.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define SCAN_B64_AVX2 1
+#endif
+
 /* Value + 1 for the alphabet (RFC 2045 §6.8 table 1), 65 for '=', 0 for
  * anything else; b64_val() maps it to 0..63, 64 for '=', 255 else. */
 static const uint8_t b64_tab[256] = {
@@ -34,9 +41,13 @@ static inline uint8_t b64_val(uint8_t c)
  * four lookups OR-ed together; any character outside the alphabet
  * (including '=') sets bit 31, which sends the group to the slow path. */
 static uint32_t b64_sh[4][256];
+static bool b64_have_avx2;
 
 __attribute__((constructor)) static void b64_tables_init(void)
 {
+#ifdef SCAN_B64_AVX2
+	b64_have_avx2 = __builtin_cpu_supports("avx2");
+#endif
 	for (int c = 0; c < 256; c++) {
 		uint8_t v = b64_val((uint8_t)c);
 		for (int k = 0; k < 4; k++)
@@ -44,6 +55,66 @@ __attribute__((constructor)) static void b64_tables_init(void)
 					      : 0x80000000u;
 	}
 }
+
+#ifdef SCAN_B64_AVX2
+/*
+ * 32 characters to 24 bytes per step with AVX2, after Muła and Lemire,
+ * "Faster Base64 Encoding and Decoding Using AVX2 Instructions" (2018):
+ * classify each byte by its nibbles (a character is in the alphabet iff
+ * lut_lo[low] & lut_hi[high] is zero), add a per-class offset to get the
+ * sextet, then pack four sextets into three bytes with two multiply-adds
+ * and a shuffle.  Stops at the first block holding anything else (line
+ * ends, '=', junk), which the scalar code then handles.  Writes up to 8
+ * bytes past the 24 it produces: SCAN_DEC_OUT_MAX leaves room for that.
+ */
+__attribute__((target("avx2"))) static size_t
+b64_avx2(const uint8_t *in, size_t len, uint8_t *out, size_t *used)
+{
+	const __m256i lut_lo = _mm256_setr_epi8(
+		0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
+		0x13, 0x1a, 0x1b, 0x1b, 0x1b, 0x1a, 0x15, 0x11, 0x11, 0x11,
+		0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1a, 0x1b, 0x1b,
+		0x1b, 0x1a);
+	const __m256i lut_hi = _mm256_setr_epi8(
+		0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10,
+		0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x01, 0x02,
+		0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+		0x10, 0x10);
+	const __m256i lut_roll = _mm256_setr_epi8(
+		0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0);
+	const __m256i nib = _mm256_set1_epi8(0x0f);
+	const __m256i slash = _mm256_set1_epi8('/');
+	const __m256i pack = _mm256_setr_epi8(
+		2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1, 2, 1,
+		0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1);
+	const __m256i join = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7);
+	size_t i = 0, o = 0;
+
+	while (i + 32 <= len) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)(in + i));
+		__m256i hi = _mm256_and_si256(_mm256_srli_epi32(v, 4), nib);
+		__m256i lo = _mm256_and_si256(v, nib);
+		__m256i cl = _mm256_and_si256(_mm256_shuffle_epi8(lut_lo, lo),
+					      _mm256_shuffle_epi8(lut_hi, hi));
+		if (!_mm256_testz_si256(cl, cl))
+			break;
+		__m256i roll = _mm256_shuffle_epi8(
+			lut_roll,
+			_mm256_add_epi8(_mm256_cmpeq_epi8(v, slash), hi));
+		v = _mm256_add_epi8(v, roll);
+		v = _mm256_maddubs_epi16(v, _mm256_set1_epi32(0x01400140));
+		v = _mm256_madd_epi16(v, _mm256_set1_epi32(0x00011000));
+		v = _mm256_shuffle_epi8(v, pack);
+		v = _mm256_permutevar8x32_epi32(v, join);
+		_mm256_storeu_si256((__m256i *)(out + o), v);
+		i += 32;
+		o += 24;
+	}
+	*used = i;
+	return o;
+}
+#endif
 
 size_t scan_b64_decode(struct scan_b64 *d, const uint8_t *restrict in,
 		       size_t len, uint8_t *restrict out)
@@ -54,6 +125,13 @@ size_t scan_b64_decode(struct scan_b64 *d, const uint8_t *restrict in,
 	size_t i = 0;
 
 	for (;;) {
+#ifdef SCAN_B64_AVX2
+		if (n == 0 && b64_have_avx2 && i + 32 <= len) {
+			size_t used;
+			o += b64_avx2(in + i, len - i, o, &used);
+			i += used;
+		}
+#endif
 		while (n == 0 && i + 8 <= len) {
 			uint32_t v = b64_sh[0][in[i]] | b64_sh[1][in[i + 1]] |
 				     b64_sh[2][in[i + 2]] | b64_sh[3][in[i + 3]];

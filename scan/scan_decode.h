@@ -15,8 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Output room needed for len input bytes, for either decoder. */
-#define SCAN_DEC_OUT_MAX(len) ((len) + 3)
+/* Output room needed for len input bytes, for either decoder (the SIMD
+ * base64 path stores 32 bytes at a time, up to 8 past its output). */
+#define SCAN_DEC_OUT_MAX(len) ((len) + 8)
 
 struct scan_b64 {
 	uint32_t acc;	/* sextets collected so far */

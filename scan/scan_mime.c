@@ -517,17 +517,21 @@ static void line_done(struct scan_mime *m, const uint8_t *l, size_t len)
  * Base64 never has '-', so a body is usually one run. */
 static size_t leaf_run(const uint8_t *p, size_t len)
 {
-	const uint8_t *s = p, *end = p + len, *q;
+	const uint8_t *q;
+	size_t off = 1;
 
 	if (p[0] == '-')
 		return 0;
-	while ((q = memchr(s, '-', (size_t)(end - s)))) {
+	while (off < len && (q = memchr(p + off, '-', len - off))) {
 		if (q[-1] == '\n')
 			return (size_t)(q - p);
-		s = q + 1;
+		off = (size_t)(q - p) + 1;
 	}
-	q = memrchr(p, '\n', len);
-	return q ? (size_t)(q + 1 - p) : 0;
+	/* No delimiter candidate: up to the end of the last whole line (the
+	 * tail is short, a partial line). */
+	while (len && p[len - 1] != '\n')
+		len--;
+	return len;
 }
 
 void scan_mime_feed(struct scan_mime *m, const uint8_t *p, size_t len)

@@ -3,6 +3,7 @@
  * a table of inputs and expected bytes, each also fed split at every byte
  * (and byte by byte), plus a round trip of random data through base64.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -88,7 +89,7 @@ static size_t want_len(const char *in, const char *want)
 	return want[0] == 'M' && want[1] == 'Z' ? 12 : strlen(want);
 }
 
-static void b64_encode(const uint8_t *in, size_t len, char *out)
+static void b64_encode(const uint8_t *in, size_t len, char *out, bool wrap)
 {
 	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
 				"vwxyz0123456789+/";
@@ -104,7 +105,7 @@ static void b64_encode(const uint8_t *in, size_t len, char *out)
 		out[o++] = a[v >> 12 & 63];
 		out[o++] = i + 1 < len ? a[v >> 6 & 63] : '=';
 		out[o++] = i + 2 < len ? a[v & 63] : '=';
-		if ((col += 4) == 76) {
+		if (wrap && (col += 4) == 76) {
 			out[o++] = '\r';
 			out[o++] = '\n';
 			col = 0;
@@ -115,7 +116,7 @@ static void b64_encode(const uint8_t *in, size_t len, char *out)
 
 int main(void)
 {
-	uint8_t out[8192];
+	static uint8_t out[SCAN_DEC_OUT_MAX(4096)];
 
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		const uint8_t *in = (const uint8_t *)cases[c].in;
@@ -132,23 +133,42 @@ int main(void)
 		       "case %zu byte by byte", c);
 	}
 
-	/* Round trip: every length 0..300 of pseudo-random bytes, wrapped
-	 * at 76 columns, split at every byte for a few of them. */
-	uint8_t data[300];
-	char enc[600];
+	/* Round trip: every length 0..1200 of pseudo-random bytes (all 64
+	 * symbols, so the SIMD path's classes are all hit), wrapped at 76
+	 * columns and unwrapped, split at every byte for some lengths. */
+	static uint8_t data[1200];
+	static char enc[2000];
 	srand(7);
 	for (size_t i = 0; i < sizeof(data); i++)
 		data[i] = (uint8_t)rand();
-	for (size_t len = 0; len <= sizeof(data); len++) {
-		b64_encode(data, len, enc);
-		size_t el = strlen(enc);
-		size_t step = len % 37 == 0 ? 1 : el + 1;
-		for (size_t k = 0; k <= el; k += step) {
-			size_t n = decode_split(B64, (const uint8_t *)enc, el,
-						k, out);
-			CHECKF(n == len && memcmp(out, data, len) == 0,
-			       "round trip len %zu split %zu", len, k);
+	for (int wrap = 0; wrap < 2; wrap++) {
+		for (size_t len = 0; len <= sizeof(data); len++) {
+			b64_encode(data, len, enc, wrap);
+			size_t el = strlen(enc);
+			size_t step = len % 97 == 0 ? 1 : el + 1;
+			for (size_t k = 0; k <= el; k += step) {
+				size_t n = decode_split(B64,
+							(const uint8_t *)enc,
+							el, k, out);
+				CHECKF(n == len && memcmp(out, data, len) == 0,
+				       "round trip len %zu wrap %d split %zu",
+				       len, wrap, k);
+			}
 		}
+	}
+	/* A junk byte in every position of a long run: skipped, and the
+	 * rest decodes the same. */
+	b64_encode(data, 600, enc, false);
+	size_t el = strlen(enc);
+	for (size_t k = 0; k < el; k += 7) {
+		char tmp[1000];
+		memcpy(tmp, enc, k);
+		tmp[k] = '\x80';
+		memcpy(tmp + k + 1, enc + k, el - k);
+		size_t n = decode_split(B64, (const uint8_t *)tmp, el + 1, el + 1,
+					out);
+		CHECKF(n == 600 && memcmp(out, data, 600) == 0, "junk at %zu",
+		       k);
 	}
 	return TEST_EXIT();
 }
