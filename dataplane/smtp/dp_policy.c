@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define ADDR_MAX 320	/* 64 local + "@" + 255 domain */
+#define ADDR_MAX 320 /* 64 local + "@" + 255 domain */
 
 struct dp_policy_map {
 	char *path;
@@ -24,7 +24,7 @@ struct dp_policy_map {
 
 struct dp_policy_dom {
 	char *name;
-	struct dp_policy_map *map;	/* NULL: catch-all */
+	struct dp_policy_map *map; /* NULL: catch-all */
 };
 
 struct dp_policy {
@@ -152,7 +152,7 @@ fail:
 static int map_has(const struct dp_policy_map *m, const char *key, size_t n)
 {
 	MDB_txn *txn;
-	MDB_val k = { n, (void *)key }, v;
+	MDB_val k = {n, (void *)key}, v;
 	int rc;
 
 	rc = mdb_txn_begin(m->env, NULL, MDB_RDONLY, &txn);
@@ -166,8 +166,7 @@ static int map_has(const struct dp_policy_map *m, const char *key, size_t n)
 }
 
 enum dp_smtp_rcpt_verdict dp_policy_check(const struct dp_policy *p,
-					  const char *local,
-					  const char *domain)
+					  const char *local, const char *domain)
 {
 	const struct dp_policy_dom *d = NULL;
 	char key[ADDR_MAX + 2];
@@ -177,8 +176,8 @@ enum dp_smtp_rcpt_verdict dp_policy_check(const struct dp_policy *p,
 	/* RFC 5321 §4.5.1: postmaster must always be accepted. */
 	if (dn == 0)
 		return strcasecmp(local, "postmaster") == 0
-			       ? DP_SMTP_RCPT_OK
-			       : DP_SMTP_RCPT_RELAY;
+			   ? DP_SMTP_RCPT_OK
+			   : DP_SMTP_RCPT_RELAY;
 	for (unsigned i = 0; i < p->dom_count; i++) {
 		if (strcasecmp(p->doms[i].name, domain) == 0) {
 			d = &p->doms[i];
@@ -237,8 +236,8 @@ static int map_line(char *line, char **key)
 	return (int)(e - s);
 }
 
-int dp_policy_map_build(const char *text_path, const char *lmdb_path,
-			char *err, size_t errlen)
+int dp_policy_map_build(const char *text_path, const char *lmdb_path, char *err,
+			size_t errlen)
 {
 	char tmp[4096], line[1024];
 	MDB_env *env = NULL;
@@ -257,7 +256,8 @@ int dp_policy_map_build(const char *text_path, const char *lmdb_path,
 			fclose(f);
 		return rc;
 	}
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", lmdb_path) >= (int)sizeof(tmp)) {
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", lmdb_path) >=
+	    (int)sizeof(tmp)) {
 		fclose(f);
 		snprintf(err, errlen, "%s: path too long", lmdb_path);
 		return -ENAMETOOLONG;
@@ -265,7 +265,8 @@ int dp_policy_map_build(const char *text_path, const char *lmdb_path,
 	unlink(tmp);
 	rc = mdb_env_create(&env);
 	if (rc == 0)
-		rc = mdb_env_set_mapsize(env, (size_t)st.st_size * 8 + (1u << 20));
+		rc = mdb_env_set_mapsize(env,
+					 (size_t)st.st_size * 8 + (1u << 20));
 	if (rc == 0)
 		rc = mdb_env_open(env, tmp, MDB_NOSUBDIR | MDB_NOLOCK, 0644);
 	if (rc == 0)
@@ -279,15 +280,15 @@ int dp_policy_map_build(const char *text_path, const char *lmdb_path,
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char *key;
 		int n;
-		MDB_val k, v = { 0, (void *)"" };
+		MDB_val k, v = {0, (void *)""};
 
 		lineno++;
 		n = map_line(line, &key);
 		if (n == 0)
 			continue;
 		if (n < 0) {
-			snprintf(err, errlen, "%s:%u: not an address", text_path,
-				 lineno);
+			snprintf(err, errlen, "%s:%u: not an address",
+				 text_path, lineno);
 			rc = EINVAL;
 			goto fail;
 		}

@@ -30,8 +30,8 @@
 struct dp_policy;
 
 struct dp_policy_domain {
-	const char *domain;	/* "example.com"; matched case-insensitively */
-	const char *map_path;	/* LMDB map file; NULL: catch-all */
+	const char *domain;   /* "example.com"; matched case-insensitively */
+	const char *map_path; /* LMDB map file; NULL: catch-all */
 };
 
 #define DP_POLICY_DOMAINS_MAX 4096
@@ -41,7 +41,7 @@ struct dp_policy_domain {
 int dp_policy_create(struct dp_policy **out,
 		     const struct dp_policy_domain *domains, unsigned count,
 		     char *err, size_t errlen);
-void dp_policy_destroy(struct dp_policy *p);	/* NULL is fine */
+void dp_policy_destroy(struct dp_policy *p); /* NULL is fine */
 
 /*
  * local: the local part, unquoted; domain: as given ("" for the bare
@@ -55,7 +55,7 @@ enum dp_smtp_rcpt_verdict dp_policy_check(const struct dp_policy *p,
 
 /* Builds lmdb_path (a single file) from text_path.  -EINVAL with
  * "file:line: reason" in err for a line that is not an address. */
-int dp_policy_map_build(const char *text_path, const char *lmdb_path,
-			char *err, size_t errlen);
+int dp_policy_map_build(const char *text_path, const char *lmdb_path, char *err,
+			size_t errlen);
 
 #endif

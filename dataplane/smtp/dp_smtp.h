@@ -55,18 +55,18 @@
 #include "dp_smtp_counters.h"
 
 struct dp_smtp_conf {
-	char hostname[256];	/* banner, EHLO, Received */
-	size_t cmd_line_max;	/* 512 incl. CRLF, RFC 5321 §4.5.3.1.4 */
-	size_t text_line_max;	/* 1000 incl. CRLF, RFC 5321 §4.5.3.1.6 */
-	size_t msg_size_max;	/* SIZE advertised and enforced (body bytes) */
-	unsigned rcpt_max;	/* 100, RFC 5321 §4.5.3.1.8 -> 452 4.5.3 */
-	unsigned errors_max;	/* 4xx/5xx replies before 421 4.7.0 + close */
-	unsigned junk_max;	/* NOOP/RSET/VRFY/HELP/unknown before 421 */
-	uint32_t cmd_timeout_ms;	/* RFC 5321 §4.5.3.2.7: 5 min */
-	uint32_t data_timeout_ms;	/* RFC 5321 §4.5.3.2.6: 3 min */
-	bool pregreet;		/* input before the banner => 554, close */
-	size_t out_size;	/* output buffer bytes (>= 2 * DP_SMTP_REPLY_ROOM) */
-	size_t envelope_arena_size;	/* bytes for sender/recipient strings */
+	char hostname[256];	 /* banner, EHLO, Received */
+	size_t cmd_line_max;	 /* 512 incl. CRLF, RFC 5321 §4.5.3.1.4 */
+	size_t text_line_max;	 /* 1000 incl. CRLF, RFC 5321 §4.5.3.1.6 */
+	size_t msg_size_max;	 /* SIZE advertised and enforced (body bytes) */
+	unsigned rcpt_max;	 /* 100, RFC 5321 §4.5.3.1.8 -> 452 4.5.3 */
+	unsigned errors_max;	 /* 4xx/5xx replies before 421 4.7.0 + close */
+	unsigned junk_max;	 /* NOOP/RSET/VRFY/HELP/unknown before 421 */
+	uint32_t cmd_timeout_ms; /* RFC 5321 §4.5.3.2.7: 5 min */
+	uint32_t data_timeout_ms; /* RFC 5321 §4.5.3.2.6: 3 min */
+	bool pregreet;		  /* input before the banner => 554, close */
+	size_t out_size; /* output buffer bytes (>= 2 * DP_SMTP_REPLY_ROOM) */
+	size_t envelope_arena_size; /* bytes for sender/recipient strings */
 	/* Advertised (and accepted) extensions; all true by default. */
 	bool ext_pipelining, ext_8bitmime, ext_chunking, ext_smtputf8, ext_dsn;
 };
@@ -87,23 +87,23 @@ int dp_smtp_conf_check(const struct dp_smtp_conf *c);
 enum { DP_SMTP_RET_NONE = 0, DP_SMTP_RET_FULL, DP_SMTP_RET_HDRS };
 
 struct dp_smtp_rcpt {
-	const char *addr;	/* mailbox as given, without <>; "Postmaster" */
-	unsigned notify;	/* DP_SMTP_NOTIFY_* flags; 0 if absent */
-	const char *orcpt;	/* "type;addr" decoded from xtext; NULL if absent */
+	const char *addr;  /* mailbox as given, without <>; "Postmaster" */
+	unsigned notify;   /* DP_SMTP_NOTIFY_* flags; 0 if absent */
+	const char *orcpt; /* "type;addr" decoded from xtext; NULL if absent */
 };
 
-struct dp_smtp_envelope {	/* valid only during the msg_open callback */
-	const char *client_addr;	/* text, "127.0.0.1" or "::1" */
+struct dp_smtp_envelope {	 /* valid only during the msg_open callback */
+	const char *client_addr; /* text, "127.0.0.1" or "::1" */
 	uint16_t client_port;
 	const char *helo;	/* as given */
 	const char *proto;	/* "SMTP", "ESMTP" or "UTF8SMTP" */
 	const char *mail_from;	/* "" for the null sender <> */
-	uint64_t size_declared;	/* SIZE=, 0 if absent */
+	uint64_t size_declared; /* SIZE=, 0 if absent */
 	bool body_8bit;		/* BODY=8BITMIME or BINARYMIME */
 	bool body_binary;	/* BODY=BINARYMIME (only with BDAT) */
 	bool smtputf8;
-	int ret;		/* DP_SMTP_RET_* */
-	const char *envid;	/* decoded from xtext; NULL if absent */
+	int ret;	   /* DP_SMTP_RET_* */
+	const char *envid; /* decoded from xtext; NULL if absent */
 	const struct dp_smtp_rcpt *rcpt;
 	unsigned rcpt_count;
 	uint64_t received_wall_ns;
@@ -111,9 +111,9 @@ struct dp_smtp_envelope {	/* valid only during the msg_open callback */
 
 enum dp_smtp_rcpt_verdict {
 	DP_SMTP_RCPT_OK,
-	DP_SMTP_RCPT_UNKNOWN,	/* 550 5.1.1 */
-	DP_SMTP_RCPT_RELAY,	/* 554 5.7.1 relay access denied */
-	DP_SMTP_RCPT_TEMPFAIL,	/* 451 4.3.0 */
+	DP_SMTP_RCPT_UNKNOWN,  /* 550 5.1.1 */
+	DP_SMTP_RCPT_RELAY,    /* 554 5.7.1 relay access denied */
+	DP_SMTP_RCPT_TEMPFAIL, /* 451 4.3.0 */
 };
 
 /* Implemented by the backend; ctx is its per-session pointer. */
@@ -131,15 +131,15 @@ struct dp_smtp_host {
 	void (*msg_abort)(void *ctx);
 	enum dp_smtp_rcpt_verdict (*rcpt_check)(void *ctx, const char *local,
 						const char *domain);
-	uint64_t (*wall_ns)(void *ctx);	/* clock for Received: */
+	uint64_t (*wall_ns)(void *ctx); /* clock for Received: */
 };
 
 struct dp_smtp_peer {
-	const char *addr;	/* client address text */
+	const char *addr; /* client address text */
 	uint16_t port;
 	const char *local_addr;
 	uint16_t local_port;
-	const char *name;	/* verified client host name, NULL: "unknown" */
+	const char *name; /* verified client host name, NULL: "unknown" */
 };
 
 struct dp_smtp_session;
@@ -169,8 +169,8 @@ void dp_smtp_refuse(struct dp_smtp_session *s, const char *reply);
  * dp_smtp_commit_done(), after draining output, or after dp_smtp_start().
  * Once dp_smtp_want_close() is true, input is discarded (all consumed).
  */
-size_t dp_smtp_input(struct dp_smtp_session *s, const uint8_t *buf,
-		     size_t len, uint64_t now_ms);
+size_t dp_smtp_input(struct dp_smtp_session *s, const uint8_t *buf, size_t len,
+		     uint64_t now_ms);
 
 /* 0 -> "250 2.0.0 Ok: queued as %016llx"; -ENOSPC -> 452 4.3.1;
  * -EPERM -> 550 5.7.1; other -> 451 4.3.0. */

@@ -114,7 +114,7 @@ static int parse_domain(struct cursor *c)
 /* address-literal, RFC 5321 §4.1.3: IPv4, "IPv6:" or a tagged literal. */
 static int parse_literal(struct cursor *c)
 {
-	size_t start = ++c->i;	/* past '[' */
+	size_t start = ++c->i; /* past '[' */
 	char text[64];
 	size_t n;
 
@@ -129,7 +129,7 @@ static int parse_literal(struct cursor *c)
 	if (c->i >= c->len)
 		return -EINVAL;
 	n = c->i - start;
-	c->i++;	/* ']' */
+	c->i++; /* ']' */
 	if (n == 0 || n >= sizeof(text))
 		return -EINVAL;
 	memcpy(text, c->p + start, n);
@@ -162,7 +162,7 @@ static int parse_literal(struct cursor *c)
 
 static int parse_quoted(struct cursor *c)
 {
-	c->i++;	/* opening DQUOTE */
+	c->i++; /* opening DQUOTE */
 	for (int ch; (ch = peek(c)) >= 0;) {
 		if (ch == '"') {
 			c->i++;
@@ -241,8 +241,8 @@ static int skip_source_route(struct cursor *c)
 long dp_smtp_addr_parse(const char *s, size_t len, unsigned flags,
 			struct dp_smtp_addr *out)
 {
-	struct cursor c = { (const uint8_t *)s, 0, len,
-			    (flags & DP_SMTP_ADDR_UTF8) != 0, false };
+	struct cursor c = {(const uint8_t *)s, 0, len,
+			   (flags & DP_SMTP_ADDR_UTF8) != 0, false};
 	size_t local_start, dom_start;
 	int rc;
 

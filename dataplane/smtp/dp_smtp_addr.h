@@ -14,24 +14,24 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define DP_SMTP_ADDR_NULL_OK 1u	/* "<>" accepted (MAIL FROM) */
-#define DP_SMTP_ADDR_POSTMASTER_OK 2u	/* "<Postmaster>" accepted (RCPT) */
-#define DP_SMTP_ADDR_UTF8 4u	/* UTF-8 allowed in the mailbox */
+#define DP_SMTP_ADDR_NULL_OK 1u	      /* "<>" accepted (MAIL FROM) */
+#define DP_SMTP_ADDR_POSTMASTER_OK 2u /* "<Postmaster>" accepted (RCPT) */
+#define DP_SMTP_ADDR_UTF8 4u	      /* UTF-8 allowed in the mailbox */
 
-#define DP_SMTP_LOCAL_MAX 64	/* RFC 5321 §4.5.3.1.1 */
-#define DP_SMTP_DOMAIN_MAX 255	/* RFC 5321 §4.5.3.1.2 */
-#define DP_SMTP_PATH_MAX 256	/* RFC 5321 §4.5.3.1.3, brackets included */
+#define DP_SMTP_LOCAL_MAX 64   /* RFC 5321 §4.5.3.1.1 */
+#define DP_SMTP_DOMAIN_MAX 255 /* RFC 5321 §4.5.3.1.2 */
+#define DP_SMTP_PATH_MAX 256   /* RFC 5321 §4.5.3.1.3, brackets included */
 
 struct dp_smtp_addr {
-	const char *mbox;	/* mailbox without <> and source route */
-	size_t mbox_len;	/* 0 for <> */
-	const char *local;	/* local part as written (quotes included) */
+	const char *mbox;  /* mailbox without <> and source route */
+	size_t mbox_len;   /* 0 for <> */
+	const char *local; /* local part as written (quotes included) */
 	size_t local_len;
-	const char *domain;	/* domain or [address-literal]; 0 len if none */
+	const char *domain; /* domain or [address-literal]; 0 len if none */
 	size_t domain_len;
-	bool is_null;		/* <> */
-	bool is_postmaster;	/* <Postmaster> without a domain */
-	bool non_ascii;		/* has bytes >= 0x80 (valid UTF-8) */
+	bool is_null;	    /* <> */
+	bool is_postmaster; /* <Postmaster> without a domain */
+	bool non_ascii;	    /* has bytes >= 0x80 (valid UTF-8) */
 };
 
 /*

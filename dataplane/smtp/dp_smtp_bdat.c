@@ -93,11 +93,13 @@ static void chunk_refused(struct dp_smtp_session *s)
 		break;
 	case DP_SMTP_CHUNK_SEQ_NORCPT:
 		if (t->rcpt_tried)
-			dp_smtp_reply_error(s, smtp_err_bad_sequence,
-					    "554 5.5.1 Error: no valid recipients");
+			dp_smtp_reply_error(
+			    s, smtp_err_bad_sequence,
+			    "554 5.5.1 Error: no valid recipients");
 		else
-			dp_smtp_reply_error(s, smtp_err_bad_sequence,
-					    "503 5.5.1 Error: need RCPT command");
+			dp_smtp_reply_error(
+			    s, smtp_err_bad_sequence,
+			    "503 5.5.1 Error: need RCPT command");
 		break;
 	default:
 		DP_SMTP_COUNT(smtp_messages_rejected);
@@ -107,8 +109,7 @@ static void chunk_refused(struct dp_smtp_session *s)
 	}
 }
 
-size_t dp_smtp_chunk_feed(struct dp_smtp_session *s, const uint8_t *p,
-			  size_t n)
+size_t dp_smtp_chunk_feed(struct dp_smtp_session *s, const uint8_t *p, size_t n)
 {
 	struct dp_smtp_txn *t = &s->txn;
 	size_t take = t->chunk_left < n ? (size_t)t->chunk_left : n;

@@ -15,10 +15,10 @@
 #include "dp_smtp_impl.h"
 #include "mx_log.h"
 
-#define CF_JUNK 1u	/* counts toward junk_max */
-#define CF_LAST 2u	/* must be last in a pipelined group */
-#define CF_NOARG 4u	/* no argument allowed */
-#define CF_HANGUP 8u	/* not SMTP: 421 and close */
+#define CF_JUNK 1u   /* counts toward junk_max */
+#define CF_LAST 2u   /* must be last in a pipelined group */
+#define CF_NOARG 4u  /* no argument allowed */
+#define CF_HANGUP 8u /* not SMTP: 421 and close */
 
 #define S_INIT (1u << DP_SMTP_ST_INIT)
 #define S_HELO (1u << DP_SMTP_ST_HELO)
@@ -27,8 +27,7 @@
 #define S_BDAT (1u << DP_SMTP_ST_BDAT)
 #define S_ANY (S_INIT | S_HELO | S_MAIL | S_RCPT | S_BDAT)
 
-typedef void dp_smtp_cmd_fn(struct dp_smtp_session *s, char *arg,
-			    size_t len);
+typedef void dp_smtp_cmd_fn(struct dp_smtp_session *s, char *arg, size_t len);
 
 struct dp_smtp_cmd {
 	const char *name;
@@ -38,29 +37,29 @@ struct dp_smtp_cmd {
 };
 
 static dp_smtp_cmd_fn cmd_ehlo, cmd_helo, cmd_rset, cmd_noop, cmd_quit,
-	cmd_help, cmd_vrfy, cmd_expn;
+    cmd_help, cmd_vrfy, cmd_expn;
 
 static const struct dp_smtp_cmd cmd_table[] = {
-	{ "EHLO", CF_LAST, S_ANY, cmd_ehlo },
-	{ "HELO", CF_LAST, S_ANY, cmd_helo },
-	{ "MAIL", 0, S_HELO, dp_smtp_cmd_mail },
-	{ "RCPT", 0, S_MAIL | S_RCPT, dp_smtp_cmd_rcpt },
-	/* DATA in MAIL state is answered by cmd_data (554, RFC 2920 §3.1). */
-	{ "DATA", CF_LAST | CF_NOARG, S_MAIL | S_RCPT, dp_smtp_cmd_data },
-	/* BDAT must read its chunk even when refused, so it is allowed in
-	 * every state and checks the sequence itself (RFC 3030 §4). */
-	{ "BDAT", 0, S_ANY, dp_smtp_cmd_bdat },
-	{ "RSET", CF_JUNK | CF_NOARG, S_ANY, cmd_rset },
-	{ "NOOP", CF_JUNK | CF_LAST, S_ANY, cmd_noop },
-	{ "QUIT", CF_LAST | CF_NOARG, S_ANY, cmd_quit },
-	{ "HELP", CF_JUNK, S_ANY, cmd_help },
-	{ "VRFY", CF_JUNK | CF_LAST, S_ANY, cmd_vrfy },
-	{ "EXPN", CF_JUNK | CF_LAST, S_ANY, cmd_expn },
-	{ "GET", CF_HANGUP, S_ANY, NULL },
-	{ "POST", CF_HANGUP, S_ANY, NULL },
-	{ "HEAD", CF_HANGUP, S_ANY, NULL },
-	{ "PUT", CF_HANGUP, S_ANY, NULL },
-	{ "CONNECT", CF_HANGUP, S_ANY, NULL },
+    {"EHLO", CF_LAST, S_ANY, cmd_ehlo},
+    {"HELO", CF_LAST, S_ANY, cmd_helo},
+    {"MAIL", 0, S_HELO, dp_smtp_cmd_mail},
+    {"RCPT", 0, S_MAIL | S_RCPT, dp_smtp_cmd_rcpt},
+    /* DATA in MAIL state is answered by cmd_data (554, RFC 2920 §3.1). */
+    {"DATA", CF_LAST | CF_NOARG, S_MAIL | S_RCPT, dp_smtp_cmd_data},
+    /* BDAT must read its chunk even when refused, so it is allowed in
+     * every state and checks the sequence itself (RFC 3030 §4). */
+    {"BDAT", 0, S_ANY, dp_smtp_cmd_bdat},
+    {"RSET", CF_JUNK | CF_NOARG, S_ANY, cmd_rset},
+    {"NOOP", CF_JUNK | CF_LAST, S_ANY, cmd_noop},
+    {"QUIT", CF_LAST | CF_NOARG, S_ANY, cmd_quit},
+    {"HELP", CF_JUNK, S_ANY, cmd_help},
+    {"VRFY", CF_JUNK | CF_LAST, S_ANY, cmd_vrfy},
+    {"EXPN", CF_JUNK | CF_LAST, S_ANY, cmd_expn},
+    {"GET", CF_HANGUP, S_ANY, NULL},
+    {"POST", CF_HANGUP, S_ANY, NULL},
+    {"HEAD", CF_HANGUP, S_ANY, NULL},
+    {"PUT", CF_HANGUP, S_ANY, NULL},
+    {"CONNECT", CF_HANGUP, S_ANY, NULL},
 };
 
 void dp_smtp_txn_reset(struct dp_smtp_session *s)
@@ -143,8 +142,9 @@ void dp_smtp_cmd_line(struct dp_smtp_session *s, bool more_input)
 	}
 	if (cmd == NULL) {
 		if (!junk_exceeded(s))
-			dp_smtp_reply_error(s, smtp_err_unknown_cmd,
-					    "500 5.5.2 Error: command not recognized");
+			dp_smtp_reply_error(
+			    s, smtp_err_unknown_cmd,
+			    "500 5.5.2 Error: command not recognized");
 		goto out;
 	}
 	if (cmd->flags & CF_HANGUP) {
@@ -168,12 +168,13 @@ void dp_smtp_cmd_line(struct dp_smtp_session *s, bool more_input)
 		arg[--len] = '\0';
 	if (!(cmd->states & (1u << s->state))) {
 		dp_smtp_reply_error(s, smtp_err_bad_sequence,
-				    "503 5.5.1 Error: %s", sequence_hint(s, cmd));
+				    "503 5.5.1 Error: %s",
+				    sequence_hint(s, cmd));
 		goto out;
 	}
 	if ((cmd->flags & CF_NOARG) && len > 0) {
-		dp_smtp_reply_error(s, smtp_err_syntax,
-				    "501 5.5.4 Syntax: %s", cmd->name);
+		dp_smtp_reply_error(s, smtp_err_syntax, "501 5.5.4 Syntax: %s",
+				    cmd->name);
 		goto out;
 	}
 	cmd->fn(s, arg, len);
@@ -181,8 +182,7 @@ out:
 	dp_smtp_line_reset(&s->line);
 }
 
-static void greet(struct dp_smtp_session *s, char *arg, size_t len,
-		  bool esmtp)
+static void greet(struct dp_smtp_session *s, char *arg, size_t len, bool esmtp)
 {
 	const struct dp_smtp_conf *c = s->conf;
 
@@ -201,14 +201,16 @@ static void greet(struct dp_smtp_session *s, char *arg, size_t len,
 		dp_smtp_reply(s, "250 %s", c->hostname);
 		return;
 	}
-	dp_smtp_reply(s, "250-%s%s\r\n250-SIZE %zu%s\r\n"
-			 "250-ENHANCEDSTATUSCODES%s%s%s\r\n250 %s",
-		      c->hostname, c->ext_pipelining ? "\r\n250-PIPELINING" : "",
-		      c->msg_size_max, c->ext_8bitmime ? "\r\n250-8BITMIME" : "",
-		      c->ext_chunking ? "\r\n250-CHUNKING" : "",
-		      c->ext_chunking ? "\r\n250-BINARYMIME" : "",
-		      c->ext_smtputf8 ? "\r\n250-SMTPUTF8" : "",
-		      c->ext_dsn ? "DSN" : "HELP");
+	dp_smtp_reply(
+	    s,
+	    "250-%s%s\r\n250-SIZE %zu%s\r\n"
+	    "250-ENHANCEDSTATUSCODES%s%s%s\r\n250 %s",
+	    c->hostname, c->ext_pipelining ? "\r\n250-PIPELINING" : "",
+	    c->msg_size_max, c->ext_8bitmime ? "\r\n250-8BITMIME" : "",
+	    c->ext_chunking ? "\r\n250-CHUNKING" : "",
+	    c->ext_chunking ? "\r\n250-BINARYMIME" : "",
+	    c->ext_smtputf8 ? "\r\n250-SMTPUTF8" : "",
+	    c->ext_dsn ? "DSN" : "HELP");
 }
 
 static void cmd_ehlo(struct dp_smtp_session *s, char *arg, size_t len)

@@ -11,7 +11,7 @@
 #define DP_SMTP_COUNTERS(X)                                                    \
 	X(smtp_sessions, "SMTP sessions started")                              \
 	X(smtp_messages, "messages accepted (250 after DATA/BDAT LAST)")       \
-	X(smtp_messages_rejected, "messages refused at the end of data")      \
+	X(smtp_messages_rejected, "messages refused at the end of data")       \
 	X(smtp_bytes, "message body bytes accepted from clients")              \
 	X(smtp_commands, "command lines processed")                            \
 	X(smtp_rcpts, "recipients accepted")                                   \
@@ -32,14 +32,15 @@
 	X(smtp_err_too_many_junk, "sessions closed at junk_max")               \
 	X(smtp_err_size_exceeded, "messages over msg_size_max")                \
 	X(smtp_err_pipelining, "input pipelined after a command that must "    \
-				"end a group (RFC 2920)")                      \
+			       "end a group (RFC 2920)")                       \
 	X(smtp_err_pregreet, "input before the banner")                        \
 	X(smtp_err_non_smtp, "non-SMTP commands (HTTP) answered with close")   \
 	X(smtp_timeouts, "sessions closed by a timeout")                       \
 	X(smtp_rcpt_unknown, "recipients refused: unknown user")               \
 	X(smtp_rcpt_relay, "recipients refused: relay denied")                 \
 	X(smtp_rcpt_tempfail, "recipients refused: temporary failure")         \
-	X(smtp_host_errors, "msg_open/msg_write/commit failures from the host")
+	X(smtp_host_errors, "msg_open/msg_write/commit failures from the "     \
+			    "host")
 
 enum dp_smtp_counter { DP_SMTP_COUNTERS(MX_COUNTER_ENUM) DP_SMTP_C__COUNT };
 MX_COUNTER_SET_DECLARE(dp_smtp_counters);

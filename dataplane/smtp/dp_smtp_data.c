@@ -20,7 +20,7 @@
 
 #include "dp_smtp_impl.h"
 
-static const char cr_byte[1] = { '\r' };
+static const char cr_byte[1] = {'\r'};
 
 void dp_smtp_cmd_data(struct dp_smtp_session *s, char *arg, size_t len)
 {
@@ -30,25 +30,30 @@ void dp_smtp_cmd_data(struct dp_smtp_session *s, char *arg, size_t len)
 	if (s->state == DP_SMTP_ST_MAIL) {
 		/* RFC 2920 §3.1: the recipients were refused. */
 		if (t->rcpt_tried)
-			dp_smtp_reply_error(s, smtp_err_bad_sequence,
-					    "554 5.5.1 Error: no valid recipients");
+			dp_smtp_reply_error(
+			    s, smtp_err_bad_sequence,
+			    "554 5.5.1 Error: no valid recipients");
 		else
-			dp_smtp_reply_error(s, smtp_err_bad_sequence,
-					    "503 5.5.1 Error: need RCPT command");
+			dp_smtp_reply_error(
+			    s, smtp_err_bad_sequence,
+			    "503 5.5.1 Error: need RCPT command");
 		return;
 	}
 	if (t->body_binary) {
 		/* RFC 3030 §3: BINARYMIME can only be sent with BDAT. */
-		dp_smtp_reply_error(s, smtp_err_bad_sequence,
-				    "503 5.5.1 Error: BODY=BINARYMIME requires BDAT");
+		dp_smtp_reply_error(
+		    s, smtp_err_bad_sequence,
+		    "503 5.5.1 Error: BODY=BINARYMIME requires BDAT");
 		return;
 	}
 	rc = dp_smtp_msg_open(s);
 	if (rc < 0) {
 		if (rc == -ENOSPC)
-			dp_smtp_reply(s, "452 4.3.1 Insufficient system storage");
+			dp_smtp_reply(s,
+				      "452 4.3.1 Insufficient system storage");
 		else
-			dp_smtp_reply(s, "451 4.3.0 Error: queue file write error");
+			dp_smtp_reply(
+			    s, "451 4.3.0 Error: queue file write error");
 		return;
 	}
 	t->data_st = DP_SMTP_D_BOL;
@@ -101,8 +106,7 @@ static void line_grew(struct dp_smtp_session *s, size_t n)
 	}
 }
 
-size_t dp_smtp_data_feed(struct dp_smtp_session *s, const uint8_t *p,
-			 size_t n)
+size_t dp_smtp_data_feed(struct dp_smtp_session *s, const uint8_t *p, size_t n)
 {
 	struct dp_smtp_txn *t = &s->txn;
 	size_t i = 0, run = 0;

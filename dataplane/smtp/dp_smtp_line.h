@@ -22,12 +22,12 @@
 #define DP_SMTP_LINE_TOO_LONG 8u
 
 struct dp_smtp_line {
-	char *buf;		/* max - 1 content bytes + a NUL terminator */
-	size_t max;		/* limit on the whole line, CRLF included */
-	size_t len;		/* content bytes stored */
-	size_t total;		/* bytes of this line seen so far */
-	unsigned flags;		/* DP_SMTP_LINE_* */
-	bool cr;		/* the previous byte was a CR */
+	char *buf;	/* max - 1 content bytes + a NUL terminator */
+	size_t max;	/* limit on the whole line, CRLF included */
+	size_t len;	/* content bytes stored */
+	size_t total;	/* bytes of this line seen so far */
+	unsigned flags; /* DP_SMTP_LINE_* */
+	bool cr;	/* the previous byte was a CR */
 };
 
 /* storage must hold max - 1 bytes; max >= 3. */

@@ -16,8 +16,8 @@
 #include "dp_smtp_param.h"
 #include "mx_log.h"
 
-#define ENVID_MAX 100	/* RFC 3461 §4.4 */
-#define ORCPT_MAX 500	/* RFC 3461 §4.2 */
+#define ENVID_MAX 100 /* RFC 3461 §4.4 */
+#define ORCPT_MAX 500 /* RFC 3461 §4.2 */
 
 /* Skips "FROM:" / "TO:" and the spaces some clients put after it (RFC
  * 5321 §4.1.1.2 has none; Postfix and most servers tolerate them). */
@@ -59,7 +59,8 @@ static void addr_error(struct dp_smtp_session *s, long rc, bool sender)
 		/* RFC 6531 §3.7.4.1 */
 		dp_smtp_reply_error(s, smtp_err_syntax,
 				    "553 5.6.7 Error: non-ASCII %s address "
-				    "needs SMTPUTF8", what);
+				    "needs SMTPUTF8",
+				    what);
 	else if (rc == -ENAMETOOLONG)
 		dp_smtp_reply_error(s, smtp_err_syntax,
 				    "501 %s Error: %s address too long", esc,
@@ -70,11 +71,12 @@ static void addr_error(struct dp_smtp_session *s, long rc, bool sender)
 				    what);
 }
 
-static void param_error(struct dp_smtp_session *s, const struct dp_smtp_param *p)
+static void param_error(struct dp_smtp_session *s,
+			const struct dp_smtp_param *p)
 {
 	dp_smtp_reply_error(s, smtp_err_syntax,
-			    "501 5.5.4 Error: bad parameter %.*s", (int)p->key_len,
-			    p->key);
+			    "501 5.5.4 Error: bad parameter %.*s",
+			    (int)p->key_len, p->key);
 }
 
 static void param_unsupported(struct dp_smtp_session *s,
@@ -204,8 +206,8 @@ void dp_smtp_cmd_mail(struct dp_smtp_session *s, char *arg, size_t len)
 		return;
 	}
 	/* UTF-8 is checked against SMTPUTF8 once the parameters are known. */
-	rc = dp_smtp_addr_parse(path, rest, DP_SMTP_ADDR_NULL_OK |
-				DP_SMTP_ADDR_UTF8, &a);
+	rc = dp_smtp_addr_parse(path, rest,
+				DP_SMTP_ADDR_NULL_OK | DP_SMTP_ADDR_UTF8, &a);
 	if (rc < 0) {
 		addr_error(s, rc, true);
 		return;
@@ -221,7 +223,8 @@ void dp_smtp_cmd_mail(struct dp_smtp_session *s, char *arg, size_t len)
 			break;
 		if (r < 0) {
 			dp_smtp_reply_error(s, smtp_err_syntax,
-					    "501 5.5.4 Syntax: MAIL FROM:<address> [parameters]");
+					    "501 5.5.4 Syntax: MAIL "
+					    "FROM:<address> [parameters]");
 			goto fail;
 		}
 		kind = param_kind(s, &p, true);
@@ -357,8 +360,10 @@ void dp_smtp_cmd_rcpt(struct dp_smtp_session *s, char *arg, size_t len)
 				    "501 5.5.4 Syntax: RCPT TO:<address>");
 		return;
 	}
-	rc = dp_smtp_addr_parse(path, rest, DP_SMTP_ADDR_POSTMASTER_OK |
-				(t->smtputf8 ? DP_SMTP_ADDR_UTF8 : 0), &a);
+	rc = dp_smtp_addr_parse(path, rest,
+				DP_SMTP_ADDR_POSTMASTER_OK |
+				    (t->smtputf8 ? DP_SMTP_ADDR_UTF8 : 0),
+				&a);
 	if (rc < 0) {
 		addr_error(s, rc, false);
 		return;
@@ -371,8 +376,9 @@ void dp_smtp_cmd_rcpt(struct dp_smtp_session *s, char *arg, size_t len)
 		if (r2 == 0)
 			break;
 		if (r2 < 0) {
-			dp_smtp_reply_error(s, smtp_err_syntax,
-					    "501 5.5.4 Syntax: RCPT TO:<address> [parameters]");
+			dp_smtp_reply_error(
+			    s, smtp_err_syntax,
+			    "501 5.5.4 Syntax: RCPT TO:<address> [parameters]");
 			return;
 		}
 		kind = param_kind(s, &p, false);
@@ -406,7 +412,7 @@ void dp_smtp_cmd_rcpt(struct dp_smtp_session *s, char *arg, size_t len)
 		addr_error(s, -ENAMETOOLONG, false);
 		return;
 	}
-	if (a.domain_len > 0)	/* <Postmaster> has none */
+	if (a.domain_len > 0) /* <Postmaster> has none */
 		memcpy(domain, a.domain, a.domain_len);
 	domain[a.domain_len] = '\0';
 	v = s->host->rcpt_check(s->ctx, local, domain);

@@ -17,20 +17,22 @@ int dp_smtp_msg_open(struct dp_smtp_session *s)
 {
 	struct dp_smtp_txn *t = &s->txn;
 	struct dp_smtp_envelope env = {
-		.client_addr = s->client_addr,
-		.client_port = s->client_port,
-		.helo = s->helo,
-		.proto = !s->esmtp ? "SMTP" : t->smtputf8 ? "UTF8SMTP" : "ESMTP",
-		.mail_from = t->mail_from,
-		.size_declared = t->size_declared,
-		.body_8bit = t->body_8bit,
-		.body_binary = t->body_binary,
-		.smtputf8 = t->smtputf8,
-		.ret = t->ret,
-		.envid = t->envid,
-		.rcpt = s->rcpt,
-		.rcpt_count = t->rcpt_count,
-		.received_wall_ns = s->host->wall_ns(s->ctx),
+	    .client_addr = s->client_addr,
+	    .client_port = s->client_port,
+	    .helo = s->helo,
+	    .proto = !s->esmtp	   ? "SMTP"
+		     : t->smtputf8 ? "UTF8SMTP"
+				   : "ESMTP",
+	    .mail_from = t->mail_from,
+	    .size_declared = t->size_declared,
+	    .body_8bit = t->body_8bit,
+	    .body_binary = t->body_binary,
+	    .smtputf8 = t->smtputf8,
+	    .ret = t->ret,
+	    .envid = t->envid,
+	    .rcpt = s->rcpt,
+	    .rcpt_count = t->rcpt_count,
+	    .received_wall_ns = s->host->wall_ns(s->ctx),
 	};
 	char hdr[RECEIVED_MAX];
 	size_t n;
@@ -96,17 +98,20 @@ void dp_smtp_msg_fail_reply(struct dp_smtp_session *s)
 {
 	switch (s->txn.fail) {
 	case DP_SMTP_FAIL_BARE_NL:
-		dp_smtp_reply_error(s, -1, "554 5.6.0 Error: bare <CR> or <LF> "
-					   "in message text");
+		dp_smtp_reply_error(s, -1,
+				    "554 5.6.0 Error: bare <CR> or <LF> "
+				    "in message text");
 		break;
 	case DP_SMTP_FAIL_SIZE:
-		dp_smtp_reply_error(s, -1, "552 5.3.4 Error: message size "
-					   "exceeds fixed limit");
+		dp_smtp_reply_error(s, -1,
+				    "552 5.3.4 Error: message size "
+				    "exceeds fixed limit");
 		break;
 	case DP_SMTP_FAIL_LONG_LINE:
 		/* RFC 5321 §4.5.3.1.10 names 500 for an over-long line. */
-		dp_smtp_reply_error(s, -1, "500 5.5.2 Error: message line "
-					   "too long");
+		dp_smtp_reply_error(s, -1,
+				    "500 5.5.2 Error: message line "
+				    "too long");
 		break;
 	case DP_SMTP_FAIL_HOST_NOSPC:
 		dp_smtp_reply(s, "452 4.3.1 Insufficient system storage");

@@ -12,9 +12,9 @@
 #include <stddef.h>
 
 struct dp_smtp_param {
-	const char *key;	/* esmtp-keyword */
+	const char *key; /* esmtp-keyword */
 	size_t key_len;
-	const char *value;	/* esmtp-value; NULL when there is no "=" */
+	const char *value; /* esmtp-value; NULL when there is no "=" */
 	size_t value_len;
 };
 
@@ -38,7 +38,6 @@ bool dp_smtp_param_is(const char *s, size_t len, const char *name);
  * bytes must be printable ASCII or space (%d32-126).  Returns the decoded
  * length, -EINVAL on bad syntax, -ENOSPC if out is too small.
  */
-long dp_smtp_xtext_decode(const char *in, size_t len, char *out,
-			  size_t size);
+long dp_smtp_xtext_decode(const char *in, size_t len, char *out, size_t size);
 
 #endif

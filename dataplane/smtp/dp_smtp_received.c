@@ -20,8 +20,9 @@ size_t dp_smtp_received_fmt(const struct dp_smtp_session *s, char *buf,
 			    size_t size, uint64_t wall_ns)
 {
 	const struct dp_smtp_txn *t = &s->txn;
-	const char *proto = !s->esmtp ? "SMTP"
-			    : t->smtputf8 ? "UTF8SMTP" : "ESMTP";
+	const char *proto = !s->esmtp	  ? "SMTP"
+			    : t->smtputf8 ? "UTF8SMTP"
+					  : "ESMTP";
 	char date[64];
 	int n;
 

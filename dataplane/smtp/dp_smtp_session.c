@@ -145,8 +145,8 @@ char *dp_smtp_arena_dup(struct dp_smtp_session *s, const char *p, size_t n)
 	return dst;
 }
 
-size_t dp_smtp_input(struct dp_smtp_session *s, const uint8_t *buf,
-		     size_t len, uint64_t now_ms)
+size_t dp_smtp_input(struct dp_smtp_session *s, const uint8_t *buf, size_t len,
+		     uint64_t now_ms)
 {
 	size_t i = 0;
 
@@ -158,7 +158,8 @@ size_t dp_smtp_input(struct dp_smtp_session *s, const uint8_t *buf,
 		/* The client talked before our greeting: a spam engine that
 		 * does not wait (postscreen's pregreet test). */
 		DP_SMTP_COUNT(smtp_err_pregreet);
-		dp_smtp_close(s, "554 5.5.1 %s Error: talking before the banner",
+		dp_smtp_close(s,
+			      "554 5.5.1 %s Error: talking before the banner",
 			      s->conf->hostname);
 		return len;
 	}
@@ -172,7 +173,8 @@ size_t dp_smtp_input(struct dp_smtp_session *s, const uint8_t *buf,
 		case DP_SMTP_MODE_CMD: {
 			bool done = false;
 
-			n = dp_smtp_line_feed(&s->line, buf + i, len - i, &done);
+			n = dp_smtp_line_feed(&s->line, buf + i, len - i,
+					      &done);
 			i += n;
 			if (done)
 				dp_smtp_cmd_line(s, i < len);
@@ -218,11 +220,14 @@ void dp_smtp_commit_done(struct dp_smtp_session *s, int status, uint64_t id)
 		DP_SMTP_COUNT(smtp_host_errors);
 		DP_SMTP_COUNT(smtp_messages_rejected);
 		if (status == -ENOSPC)
-			dp_smtp_reply(s, "452 4.3.1 Insufficient system storage");
+			dp_smtp_reply(s,
+				      "452 4.3.1 Insufficient system storage");
 		else if (status == -EPERM)
-			dp_smtp_reply(s, "550 5.7.1 Message rejected by content policy");
+			dp_smtp_reply(
+			    s, "550 5.7.1 Message rejected by content policy");
 		else
-			dp_smtp_reply(s, "451 4.3.0 Error: queue file write error");
+			dp_smtp_reply(
+			    s, "451 4.3.0 Error: queue file write error");
 	}
 	dp_smtp_txn_reset(s);
 }
@@ -240,7 +245,8 @@ void dp_smtp_output_consume(struct dp_smtp_session *s, size_t n)
 	if (s->out_head == s->out_tail) {
 		s->out_head = s->out_tail = 0;
 	} else if (s->out_head > 0) {
-		memmove(s->out, s->out + s->out_head, s->out_tail - s->out_head);
+		memmove(s->out, s->out + s->out_head,
+			s->out_tail - s->out_head);
 		s->out_tail -= s->out_head;
 		s->out_head = 0;
 	}

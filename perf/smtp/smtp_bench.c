@@ -20,8 +20,7 @@ struct bench_host {
 	uint64_t id, body, msgs;
 };
 
-static int b_open(void *ctx, const struct dp_smtp_envelope *env,
-		  uint64_t *id)
+static int b_open(void *ctx, const struct dp_smtp_envelope *env, uint64_t *id)
 {
 	struct bench_host *h = ctx;
 
@@ -52,8 +51,7 @@ static void b_abort(void *ctx)
 	(void)ctx;
 }
 
-static enum dp_smtp_rcpt_verdict b_rcpt(void *ctx, const char *l,
-					const char *d)
+static enum dp_smtp_rcpt_verdict b_rcpt(void *ctx, const char *l, const char *d)
 {
 	(void)ctx, (void)l, (void)d;
 	return DP_SMTP_RCPT_OK;
@@ -107,7 +105,7 @@ static void body(struct stream *st, size_t size, bool stuff)
 
 static struct stream recording(size_t msg_size, unsigned msgs, bool bdat)
 {
-	struct stream st = { 0 }, b = { 0 };
+	struct stream st = {0}, b = {0};
 	char cmd[64];
 
 	body(&b, msg_size, !bdat);
@@ -134,13 +132,13 @@ static void run_case(const char *name, size_t msg_size, bool bdat,
 		     double seconds)
 {
 	static const struct dp_smtp_host ops = {
-		b_open, b_write, b_commit, b_abort, b_rcpt, b_wall,
+	    b_open, b_write, b_commit, b_abort, b_rcpt, b_wall,
 	};
-	struct dp_smtp_peer peer = { "192.0.2.7", 40000, "192.0.2.1", 25, NULL };
+	struct dp_smtp_peer peer = {"192.0.2.7", 40000, "192.0.2.1", 25, NULL};
 	unsigned per_session = msg_size > 10000 ? 20 : 500;
 	struct stream st = recording(msg_size, per_session, bdat);
 	struct dp_smtp_conf conf;
-	struct bench_host h = { 0 };
+	struct bench_host h = {0};
 	struct dp_smtp_session *s;
 	uint64_t t0, t1, bytes = 0, deadline;
 
@@ -158,9 +156,10 @@ static void run_case(const char *name, size_t msg_size, bool bdat,
 		dp_smtp_session_init(s, &conf, &ops, &h, &peer, 0);
 		dp_smtp_start(s);
 		while (off < st.len && !dp_smtp_want_close(s)) {
-			size_t chunk = st.len - off < 16384 ? st.len - off : 16384;
-			size_t used = dp_smtp_input(s, (const uint8_t *)st.p + off,
-						    chunk, 0);
+			size_t chunk =
+			    st.len - off < 16384 ? st.len - off : 16384;
+			size_t used = dp_smtp_input(
+			    s, (const uint8_t *)st.p + off, chunk, 0);
 
 			off += used;
 			dp_smtp_output(s, &n);
@@ -172,10 +171,11 @@ static void run_case(const char *name, size_t msg_size, bool bdat,
 	{
 		double secs = (double)(t1 - t0) / 1e9;
 
-		printf("%-12s msg=%7zu B  %8.1f MB/s  %10.0f msgs/s  (%llu msgs, "
-		       "%.2f s, 1 core)\n",
-		       name, msg_size, (double)bytes / secs / 1e6,
-		       (double)h.msgs / secs, (unsigned long long)h.msgs, secs);
+		printf(
+		    "%-12s msg=%7zu B  %8.1f MB/s  %10.0f msgs/s  (%llu msgs, "
+		    "%.2f s, 1 core)\n",
+		    name, msg_size, (double)bytes / secs / 1e6,
+		    (double)h.msgs / secs, (unsigned long long)h.msgs, secs);
 	}
 	free(s);
 	free(st.p);

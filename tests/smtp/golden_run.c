@@ -42,9 +42,9 @@ enum item_kind { IT_BYTES, IT_START, IT_TICK, IT_REFUSE, IT_SPLIT };
 
 struct item {
 	enum item_kind kind;
-	size_t off, len;	/* IT_BYTES: range in the script's bytes */
+	size_t off, len; /* IT_BYTES: range in the script's bytes */
 	uint64_t ms;
-	char text[128];	/* IT_REFUSE */
+	char text[128]; /* IT_REFUSE */
 };
 
 struct script {
@@ -169,11 +169,21 @@ static size_t unescape(const char *s, uint8_t *out)
 		}
 		s++;
 		switch (*s) {
-		case 'r': out[n++] = '\r'; break;
-		case 'n': out[n++] = '\n'; break;
-		case 't': out[n++] = '\t'; break;
-		case '0': out[n++] = '\0'; break;
-		case '\\': out[n++] = '\\'; break;
+		case 'r':
+			out[n++] = '\r';
+			break;
+		case 'n':
+			out[n++] = '\n';
+			break;
+		case 't':
+			out[n++] = '\t';
+			break;
+		case '0':
+			out[n++] = '\0';
+			break;
+		case '\\':
+			out[n++] = '\\';
+			break;
 		case 'x':
 			if (hexv(s[1]) < 0 || hexv(s[2]) < 0)
 				return (size_t)-1;
@@ -189,9 +199,12 @@ static size_t unescape(const char *s, uint8_t *out)
 
 static int errno_of(const char *name)
 {
-	static const struct { const char *n; int e; } t[] = {
-		{ "ok", 0 }, { "ENOSPC", ENOSPC }, { "EIO", EIO },
-		{ "EPERM", EPERM }, { "EFBIG", EFBIG }, { "ENOMEM", ENOMEM },
+	static const struct {
+		const char *n;
+		int e;
+	} t[] = {
+	    {"ok", 0},	      {"ENOSPC", ENOSPC}, {"EIO", EIO},
+	    {"EPERM", EPERM}, {"EFBIG", EFBIG},	  {"ENOMEM", ENOMEM},
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
@@ -203,23 +216,40 @@ static int errno_of(const char *name)
 static bool conf_set(struct dp_smtp_conf *c, const char *key,
 		     unsigned long long v)
 {
-	if (!strcmp(key, "rcpt_max")) c->rcpt_max = (unsigned)v;
-	else if (!strcmp(key, "errors_max")) c->errors_max = (unsigned)v;
-	else if (!strcmp(key, "junk_max")) c->junk_max = (unsigned)v;
-	else if (!strcmp(key, "msg_size_max")) c->msg_size_max = v;
-	else if (!strcmp(key, "cmd_line_max")) c->cmd_line_max = v;
-	else if (!strcmp(key, "text_line_max")) c->text_line_max = v;
-	else if (!strcmp(key, "pregreet")) c->pregreet = v != 0;
-	else if (!strcmp(key, "pipelining")) c->ext_pipelining = v != 0;
-	else if (!strcmp(key, "8bitmime")) c->ext_8bitmime = v != 0;
-	else if (!strcmp(key, "chunking")) c->ext_chunking = v != 0;
-	else if (!strcmp(key, "smtputf8")) c->ext_smtputf8 = v != 0;
-	else if (!strcmp(key, "dsn")) c->ext_dsn = v != 0;
-	else if (!strcmp(key, "arena")) c->envelope_arena_size = v;
-	else if (!strcmp(key, "out_size")) c->out_size = v;
-	else if (!strcmp(key, "cmd_timeout_ms")) c->cmd_timeout_ms = (uint32_t)v;
-	else if (!strcmp(key, "data_timeout_ms")) c->data_timeout_ms = (uint32_t)v;
-	else return false;
+	if (!strcmp(key, "rcpt_max"))
+		c->rcpt_max = (unsigned)v;
+	else if (!strcmp(key, "errors_max"))
+		c->errors_max = (unsigned)v;
+	else if (!strcmp(key, "junk_max"))
+		c->junk_max = (unsigned)v;
+	else if (!strcmp(key, "msg_size_max"))
+		c->msg_size_max = v;
+	else if (!strcmp(key, "cmd_line_max"))
+		c->cmd_line_max = v;
+	else if (!strcmp(key, "text_line_max"))
+		c->text_line_max = v;
+	else if (!strcmp(key, "pregreet"))
+		c->pregreet = v != 0;
+	else if (!strcmp(key, "pipelining"))
+		c->ext_pipelining = v != 0;
+	else if (!strcmp(key, "8bitmime"))
+		c->ext_8bitmime = v != 0;
+	else if (!strcmp(key, "chunking"))
+		c->ext_chunking = v != 0;
+	else if (!strcmp(key, "smtputf8"))
+		c->ext_smtputf8 = v != 0;
+	else if (!strcmp(key, "dsn"))
+		c->ext_dsn = v != 0;
+	else if (!strcmp(key, "arena"))
+		c->envelope_arena_size = v;
+	else if (!strcmp(key, "out_size"))
+		c->out_size = v;
+	else if (!strcmp(key, "cmd_timeout_ms"))
+		c->cmd_timeout_ms = (uint32_t)v;
+	else if (!strcmp(key, "data_timeout_ms"))
+		c->data_timeout_ms = (uint32_t)v;
+	else
+		return false;
 	return true;
 }
 
@@ -292,7 +322,8 @@ static void load(struct script *sc, const char *file)
 			struct item *it = &sc->items[sc->item_count++];
 
 			it->kind = IT_REFUSE;
-			snprintf(it->text, sizeof(it->text), "%.127s", line + 8);
+			snprintf(it->text, sizeof(it->text), "%.127s",
+				 line + 8);
 		} else if (sscanf(line, "!open %255s", arg) == 1) {
 			sc->open_fail[sc->open_fail_count++] = errno_of(arg);
 		} else if (sscanf(line, "!writefail %255s", arg) == 1) {
@@ -323,8 +354,8 @@ static void load(struct script *sc, const char *file)
 struct run {
 	struct th_host host;
 	struct dp_smtp_session *s;
-	struct out out;		/* the server's bytes */
-	uint8_t *pending;	/* bytes the engine has not taken yet */
+	struct out out;	  /* the server's bytes */
+	uint8_t *pending; /* bytes the engine has not taken yet */
 	size_t pending_len;
 	uint64_t now;
 	size_t drain_max;
@@ -443,10 +474,9 @@ static void render(struct run *r, struct out *t, bool all_counters,
 static char *run_once(const struct script *sc, const struct dp_policy *pol,
 		      size_t split, bool all_counters)
 {
-	struct dp_smtp_peer peer = { "192.0.2.7", 40000, "192.0.2.1", 25,
-				     NULL };
+	struct dp_smtp_peer peer = {"192.0.2.7", 40000, "192.0.2.1", 25, NULL};
 	uint64_t c0[DP_SMTP_C__COUNT];
-	struct out t = { 0 };
+	struct out t = {0};
 	struct run r;
 
 	memset(&r, 0, sizeof(r));
@@ -514,7 +544,7 @@ static char *run_once(const struct script *sc, const struct dp_policy *pol,
 static char *slurp(const char *path)
 {
 	FILE *f = fopen(path, "r");
-	struct out o = { 0 };
+	struct out o = {0};
 	char buf[4096];
 	size_t n;
 
@@ -535,7 +565,8 @@ int main(int argc, char **argv)
 	int failed = 0;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: golden_run FILE.in FILE.ref [--update]\n");
+		fprintf(stderr,
+			"usage: golden_run FILE.in FILE.ref [--update]\n");
 		return 2;
 	}
 	sc = malloc(sizeof(*sc));
@@ -564,8 +595,8 @@ int main(int argc, char **argv)
 
 		if (strcmp(t, whole_cmp) != 0) {
 			fprintf(stderr, "%s: split at %s%zu differs; got:\n%s",
-				argv[1], split == SIZE_MAX ? "every byte, " : "",
-				k, t);
+				argv[1],
+				split == SIZE_MAX ? "every byte, " : "", k, t);
 			failed = 1;
 		}
 		free(t);

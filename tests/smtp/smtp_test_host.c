@@ -19,36 +19,36 @@ static void render_env(struct th_msg *m, const struct dp_smtp_envelope *e)
 {
 	size_t size = 4096 + e->rcpt_count * 1200, n;
 	char *p = malloc(size);
-	static const char *rets[] = { "-", "FULL", "HDRS" };
+	static const char *rets[] = {"-", "FULL", "HDRS"};
 
 	if (p == NULL)
 		abort();
-	n = (size_t)snprintf(p, size,
-			     "client=%s:%u helo=%s proto=%s from=<%s> size=%llu "
-			     "body=%s smtputf8=%d ret=%s envid=%s\n",
-			     e->client_addr, e->client_port, e->helo, e->proto,
-			     e->mail_from, (unsigned long long)e->size_declared,
-			     e->body_binary ? "binarymime"
-			     : e->body_8bit ? "8bitmime" : "7bit",
-			     e->smtputf8, rets[e->ret],
-			     e->envid ? e->envid : "-");
+	n = (size_t)snprintf(
+	    p, size,
+	    "client=%s:%u helo=%s proto=%s from=<%s> size=%llu "
+	    "body=%s smtputf8=%d ret=%s envid=%s\n",
+	    e->client_addr, e->client_port, e->helo, e->proto, e->mail_from,
+	    (unsigned long long)e->size_declared,
+	    e->body_binary ? "binarymime"
+	    : e->body_8bit ? "8bitmime"
+			   : "7bit",
+	    e->smtputf8, rets[e->ret], e->envid ? e->envid : "-");
 	for (unsigned i = 0; i < e->rcpt_count; i++) {
 		const struct dp_smtp_rcpt *r = &e->rcpt[i];
 
-		n += (size_t)snprintf(p + n, size - n,
-				      "rcpt=<%s> notify=%s%s%s%s%s orcpt=%s\n",
-				      r->addr, r->notify ? "" : "-",
-				      r->notify & DP_SMTP_NOTIFY_NEVER ? "N" : "",
-				      r->notify & DP_SMTP_NOTIFY_SUCCESS ? "S" : "",
-				      r->notify & DP_SMTP_NOTIFY_FAILURE ? "F" : "",
-				      r->notify & DP_SMTP_NOTIFY_DELAY ? "D" : "",
-				      r->orcpt ? r->orcpt : "-");
+		n += (size_t)snprintf(
+		    p + n, size - n, "rcpt=<%s> notify=%s%s%s%s%s orcpt=%s\n",
+		    r->addr, r->notify ? "" : "-",
+		    r->notify & DP_SMTP_NOTIFY_NEVER ? "N" : "",
+		    r->notify & DP_SMTP_NOTIFY_SUCCESS ? "S" : "",
+		    r->notify & DP_SMTP_NOTIFY_FAILURE ? "F" : "",
+		    r->notify & DP_SMTP_NOTIFY_DELAY ? "D" : "",
+		    r->orcpt ? r->orcpt : "-");
 	}
 	m->env_text = p;
 }
 
-static int th_open(void *ctx, const struct dp_smtp_envelope *env,
-		   uint64_t *id)
+static int th_open(void *ctx, const struct dp_smtp_envelope *env, uint64_t *id)
 {
 	struct th_host *h = ctx;
 	struct th_msg *m;
@@ -77,7 +77,7 @@ static int th_write(void *ctx, const void *data, size_t len)
 	struct th_msg *m = cur(h);
 
 	if (m == NULL || strcmp(m->status, "open") != 0)
-		abort();	/* the engine wrote to a closed message */
+		abort(); /* the engine wrote to a closed message */
 	if (++h->writes_in_msg == 2 && h->write_fail) {
 		int rc = h->write_fail;
 
@@ -169,13 +169,12 @@ void th_host_fini(struct th_host *h)
 
 int th_policy_create(const char *dir, struct dp_policy **out)
 {
-	static const char users[] =
-		"# test recipients\n"
-		"alice@example.com\n"
-		"bob@Example.COM   # domain is lowercased\n"
-		"\n"
-		"carol@example.com\n"
-		"j\xc3\xb6rg@example.com\n";
+	static const char users[] = "# test recipients\n"
+				    "alice@example.com\n"
+				    "bob@Example.COM   # domain is lowercased\n"
+				    "\n"
+				    "carol@example.com\n"
+				    "j\xc3\xb6rg@example.com\n";
 	char txt[512], db[512], err[256];
 	FILE *f;
 	int rc;
@@ -190,9 +189,9 @@ int th_policy_create(const char *dir, struct dp_policy **out)
 	rc = dp_policy_map_build(txt, db, err, sizeof(err));
 	if (rc == 0) {
 		struct dp_policy_domain doms[] = {
-			{ "example.com", db },
-			{ "example.net", db },
-			{ "catchall.test", NULL },
+		    {"example.com", db},
+		    {"example.net", db},
+		    {"catchall.test", NULL},
 		};
 
 		rc = dp_policy_create(out, doms, 3, err, sizeof(err));

@@ -20,11 +20,11 @@
 
 struct th_msg {
 	uint64_t id;
-	char *env_text;		/* rendered envelope */
+	char *env_text; /* rendered envelope */
 	uint8_t *body;
 	size_t body_len, body_size;
-	const char *status;	/* "open", "committing", "committed",
-				 * "aborted", "commit-failed" */
+	const char *status; /* "open", "committing", "committed",
+			     * "aborted", "commit-failed" */
 	int commit_status;
 };
 
@@ -34,11 +34,11 @@ struct th_host {
 	struct dp_smtp_session *s;
 	uint64_t wall_ns;
 	uint64_t next_id;
-	bool sync_commit;	/* commit_done from inside msg_commit */
-	int open_fail[TH_QUEUE_MAX];	/* scripted msg_open results */
+	bool sync_commit;	     /* commit_done from inside msg_commit */
+	int open_fail[TH_QUEUE_MAX]; /* scripted msg_open results */
 	unsigned open_fail_count, open_fail_next;
-	int write_fail;		/* fail the body write after the Received */
-	int commits[TH_QUEUE_MAX];	/* scripted commit results */
+	int write_fail;		   /* fail the body write after the Received */
+	int commits[TH_QUEUE_MAX]; /* scripted commit results */
 	unsigned commit_count, commit_next;
 	struct th_msg msgs[TH_MSGS_MAX];
 	unsigned msg_count;

@@ -32,26 +32,29 @@ struct line_case {
 	const char *in;
 	size_t in_len;
 	size_t max;
-	const char *lines;	/* expected: "content|flags;" per line */
+	const char *lines; /* expected: "content|flags;" per line */
 };
 
-#define L(s, max, out) { s, sizeof(s) - 1, max, out }
+#define L(s, max, out)                                                         \
+	{                                                                      \
+		s, sizeof(s) - 1, max, out                                     \
+	}
 
 static const struct line_case line_cases[] = {
-	L("NOOP\r\n", 512, "NOOP|0;"),
-	L("A\r\nB\r\n", 512, "A|0;B|0;"),
-	L("partial", 512, ""),
-	L("\r\n", 512, "|0;"),
-	L("bare\n", 512, "bare|1;"),
-	L("a\rb\r\n", 512, "ab|2;"),
-	L("a\r\rb\r\n", 512, "ab|2;"),
-	L("cr at end\r", 512, ""),
-	L("n\0ul\r\n", 512, "nul|4;"),
-	L("12345\r\n", 7, "12345|0;"),
-	L("123456\r\n", 7, "12345|8;"),
-	L("1234567890\r\nok\r\n", 7, "12345|8;ok|0;"),
-	L("\n\n", 512, "|1;|1;"),
-	L("x\r\r\n", 512, "x|2;"),
+    L("NOOP\r\n", 512, "NOOP|0;"),
+    L("A\r\nB\r\n", 512, "A|0;B|0;"),
+    L("partial", 512, ""),
+    L("\r\n", 512, "|0;"),
+    L("bare\n", 512, "bare|1;"),
+    L("a\rb\r\n", 512, "ab|2;"),
+    L("a\r\rb\r\n", 512, "ab|2;"),
+    L("cr at end\r", 512, ""),
+    L("n\0ul\r\n", 512, "nul|4;"),
+    L("12345\r\n", 7, "12345|0;"),
+    L("123456\r\n", 7, "12345|8;"),
+    L("1234567890\r\nok\r\n", 7, "12345|8;ok|0;"),
+    L("\n\n", 512, "|1;|1;"),
+    L("x\r\r\n", 512, "x|2;"),
 };
 
 static void collect(struct dp_smtp_line *l, const uint8_t *p, size_t n,
@@ -76,7 +79,8 @@ static void collect(struct dp_smtp_line *l, const uint8_t *p, size_t n,
 
 static void test_line(void)
 {
-	for (size_t i = 0; i < sizeof(line_cases) / sizeof(line_cases[0]); i++) {
+	for (size_t i = 0; i < sizeof(line_cases) / sizeof(line_cases[0]);
+	     i++) {
 		const struct line_case *c = &line_cases[i];
 		const uint8_t *p = (const uint8_t *)c->in;
 
@@ -108,7 +112,7 @@ static void test_line(void)
 struct addr_case {
 	const char *in;
 	unsigned flags;
-	long rc;		/* consumed, or -errno */
+	long rc; /* consumed, or -errno */
 	const char *mbox, *local, *domain, *decoded;
 };
 
@@ -117,40 +121,40 @@ struct addr_case {
 #define U8 DP_SMTP_ADDR_UTF8
 
 static const struct addr_case addr_cases[] = {
-	{ "<a@b.c>", 0, 7, "a@b.c", "a", "b.c", "a" },
-	{ "<a@b.c> SIZE=1", 0, 7, "a@b.c", "a", "b.c", "a" },
-	{ "<>", NULLOK, 2, "", "", "", "" },
-	{ "<>", 0, -EINVAL, NULL, NULL, NULL, NULL },
-	{ "<Postmaster>", PM, 12, "Postmaster", "Postmaster", "", "Postmaster" },
-	{ "<postmaster>", 0, -EINVAL, NULL, NULL, NULL, NULL },
-	{ "<\"a b\"@x.y>", 0, 11, "\"a b\"@x.y", "\"a b\"", "x.y", "a b" },
-	{ "<\"a\\\"b\"@x>", 0, 10, "\"a\\\"b\"@x", "\"a\\\"b\"", "x", "a\"b" },
-	{ "<@r1,@r2:u@d>", 0, 13, "u@d", "u", "d", "u" },
-	{ "<@r1:u@d>", 0, 9, "u@d", "u", "d", "u" },
-	{ "<@r1u@d>", 0, -EINVAL, NULL, NULL, NULL, NULL },
-	{ "<u@[1.2.3.4]>", 0, 13, "u@[1.2.3.4]", "u", "[1.2.3.4]", "u" },
-	{ "<u@[IPv6:::1]>", 0, 14, "u@[IPv6:::1]", "u", "[IPv6:::1]", "u" },
-	{ "<u@[1.2.3]>", 0, -EINVAL, NULL, NULL, NULL, NULL },
-	{ "<u@[x]>", 0, -EINVAL, NULL, NULL, NULL, NULL },
-	{ "<u@[x-:y]>", 0, -EINVAL, NULL, NULL, NULL, NULL },
-	{ "<u@[x:y]>", 0, 9, "u@[x:y]", "u", "[x:y]", "u" },
-	{ "<a.b.c@d-e.f>", 0, 13, "a.b.c@d-e.f", "a.b.c", "d-e.f", "a.b.c" },
-	{ "<a..b@c>", 0, -EINVAL, NULL, NULL, NULL, NULL },
-	{ "<a@c.>", 0, -EINVAL, NULL, NULL, NULL, NULL },
-	{ "<a@-c>", 0, -EINVAL, NULL, NULL, NULL, NULL },
-	{ "<a@c->", 0, -EINVAL, NULL, NULL, NULL, NULL },
-	{ "a@c", 0, -EINVAL, NULL, NULL, NULL, NULL },
-	{ "<a@c", 0, -EINVAL, NULL, NULL, NULL, NULL },
-	{ "<a>", 0, -EINVAL, NULL, NULL, NULL, NULL },
-	{ "<\"x@c>", 0, -EINVAL, NULL, NULL, NULL, NULL },
-	{ "<\"\x01\"@c>", 0, -EINVAL, NULL, NULL, NULL, NULL },
-	{ "<j\xc3\xb6@c>", 0, -EILSEQ, NULL, NULL, NULL, NULL },
-	{ "<j\xc3\xb6@c>", U8, 7, "j\xc3\xb6@c", "j\xc3\xb6", "c", "j\xc3\xb6" },
-	{ "<j@\xc3\xa9.c>", U8, 8, "j@\xc3\xa9.c", "j", "\xc3\xa9.c", "j" },
-	{ "<j\xc3@c>", U8, -EINVAL, NULL, NULL, NULL, NULL },
-	{ "<j\xed\xa0\x80@c>", U8, -EINVAL, NULL, NULL, NULL, NULL },
-	{ "<12345678901234567890123456789012345678901234567890123456789012345@c>",
-	  0, -ENAMETOOLONG, NULL, NULL, NULL, NULL },
+    {"<a@b.c>", 0, 7, "a@b.c", "a", "b.c", "a"},
+    {"<a@b.c> SIZE=1", 0, 7, "a@b.c", "a", "b.c", "a"},
+    {"<>", NULLOK, 2, "", "", "", ""},
+    {"<>", 0, -EINVAL, NULL, NULL, NULL, NULL},
+    {"<Postmaster>", PM, 12, "Postmaster", "Postmaster", "", "Postmaster"},
+    {"<postmaster>", 0, -EINVAL, NULL, NULL, NULL, NULL},
+    {"<\"a b\"@x.y>", 0, 11, "\"a b\"@x.y", "\"a b\"", "x.y", "a b"},
+    {"<\"a\\\"b\"@x>", 0, 10, "\"a\\\"b\"@x", "\"a\\\"b\"", "x", "a\"b"},
+    {"<@r1,@r2:u@d>", 0, 13, "u@d", "u", "d", "u"},
+    {"<@r1:u@d>", 0, 9, "u@d", "u", "d", "u"},
+    {"<@r1u@d>", 0, -EINVAL, NULL, NULL, NULL, NULL},
+    {"<u@[1.2.3.4]>", 0, 13, "u@[1.2.3.4]", "u", "[1.2.3.4]", "u"},
+    {"<u@[IPv6:::1]>", 0, 14, "u@[IPv6:::1]", "u", "[IPv6:::1]", "u"},
+    {"<u@[1.2.3]>", 0, -EINVAL, NULL, NULL, NULL, NULL},
+    {"<u@[x]>", 0, -EINVAL, NULL, NULL, NULL, NULL},
+    {"<u@[x-:y]>", 0, -EINVAL, NULL, NULL, NULL, NULL},
+    {"<u@[x:y]>", 0, 9, "u@[x:y]", "u", "[x:y]", "u"},
+    {"<a.b.c@d-e.f>", 0, 13, "a.b.c@d-e.f", "a.b.c", "d-e.f", "a.b.c"},
+    {"<a..b@c>", 0, -EINVAL, NULL, NULL, NULL, NULL},
+    {"<a@c.>", 0, -EINVAL, NULL, NULL, NULL, NULL},
+    {"<a@-c>", 0, -EINVAL, NULL, NULL, NULL, NULL},
+    {"<a@c->", 0, -EINVAL, NULL, NULL, NULL, NULL},
+    {"a@c", 0, -EINVAL, NULL, NULL, NULL, NULL},
+    {"<a@c", 0, -EINVAL, NULL, NULL, NULL, NULL},
+    {"<a>", 0, -EINVAL, NULL, NULL, NULL, NULL},
+    {"<\"x@c>", 0, -EINVAL, NULL, NULL, NULL, NULL},
+    {"<\"\x01\"@c>", 0, -EINVAL, NULL, NULL, NULL, NULL},
+    {"<j\xc3\xb6@c>", 0, -EILSEQ, NULL, NULL, NULL, NULL},
+    {"<j\xc3\xb6@c>", U8, 7, "j\xc3\xb6@c", "j\xc3\xb6", "c", "j\xc3\xb6"},
+    {"<j@\xc3\xa9.c>", U8, 8, "j@\xc3\xa9.c", "j", "\xc3\xa9.c", "j"},
+    {"<j\xc3@c>", U8, -EINVAL, NULL, NULL, NULL, NULL},
+    {"<j\xed\xa0\x80@c>", U8, -EINVAL, NULL, NULL, NULL, NULL},
+    {"<12345678901234567890123456789012345678901234567890123456789012345@c>", 0,
+     -ENAMETOOLONG, NULL, NULL, NULL, NULL},
 };
 
 static bool same(const char *p, size_t n, const char *want)
@@ -160,7 +164,8 @@ static bool same(const char *p, size_t n, const char *want)
 
 static void test_addr(void)
 {
-	for (size_t i = 0; i < sizeof(addr_cases) / sizeof(addr_cases[0]); i++) {
+	for (size_t i = 0; i < sizeof(addr_cases) / sizeof(addr_cases[0]);
+	     i++) {
 		const struct addr_case *c = &addr_cases[i];
 		size_t len = strlen(c->in);
 
@@ -173,13 +178,15 @@ static void test_addr(void)
 			memcpy(buf, c->in, k);
 			rc = dp_smtp_addr_parse(buf, k, c->flags, &a);
 			if (k == len) {
-				CHECK(rc == c->rc, "addr %zu \"%s\": rc %ld want %ld",
-				      i, c->in, rc, c->rc);
+				CHECK(rc == c->rc,
+				      "addr %zu \"%s\": rc %ld want %ld", i,
+				      c->in, rc, c->rc);
 			} else {
 				CHECK(rc < 0 || rc <= (long)k,
 				      "addr %zu prefix %zu: rc %ld", i, k, rc);
 				CHECK(rc < 0 || c->rc == rc,
-				      "addr %zu prefix %zu accepted (%ld)", i, k, rc);
+				      "addr %zu prefix %zu accepted (%ld)", i,
+				      k, rc);
 			}
 			if (k == len && rc >= 0 && c->mbox) {
 				char dec[128];
@@ -190,8 +197,9 @@ static void test_addr(void)
 				      "addr %zu local", i);
 				CHECK(same(a.domain, a.domain_len, c->domain),
 				      "addr %zu domain", i);
-				CHECK(dp_smtp_addr_local_decode(&a, dec, sizeof(dec)) >= 0 &&
-				      strcmp(dec, c->decoded) == 0,
+				CHECK(dp_smtp_addr_local_decode(
+					  &a, dec, sizeof(dec)) >= 0 &&
+					  strcmp(dec, c->decoded) == 0,
 				      "addr %zu decoded \"%s\"", i, dec);
 			}
 			free(buf);
@@ -203,29 +211,30 @@ static void test_addr(void)
 
 struct param_case {
 	const char *in;
-	const char *want;	/* "K=V;K;" or "ERR" */
+	const char *want; /* "K=V;K;" or "ERR" */
 };
 
 static const struct param_case param_cases[] = {
-	{ "", "" },
-	{ " ", "" },
-	{ " SIZE=10", "SIZE=10;" },
-	{ " SIZE=10 BODY=8BITMIME", "SIZE=10;BODY=8BITMIME;" },
-	{ "  SMTPUTF8  RET=HDRS ", "SMTPUTF8;RET=HDRS;" },
-	{ " X-Y-1=a+2Bb", "X-Y-1=a+2Bb;" },
-	{ " =x", "ERR" },
-	{ " -X=1", "ERR" },
-	{ " K=", "ERR" },
-	{ " K=a=b", "ERR" },
-	{ " K=\x7f", "ERR" },
-	{ "x", "ERR" },
-	{ " K_1=2", "ERR" },
-	{ " ORCPT=rfc822;\xc3\xa9", "ORCPT=rfc822;\xc3\xa9;" },
+    {"", ""},
+    {" ", ""},
+    {" SIZE=10", "SIZE=10;"},
+    {" SIZE=10 BODY=8BITMIME", "SIZE=10;BODY=8BITMIME;"},
+    {"  SMTPUTF8  RET=HDRS ", "SMTPUTF8;RET=HDRS;"},
+    {" X-Y-1=a+2Bb", "X-Y-1=a+2Bb;"},
+    {" =x", "ERR"},
+    {" -X=1", "ERR"},
+    {" K=", "ERR"},
+    {" K=a=b", "ERR"},
+    {" K=\x7f", "ERR"},
+    {"x", "ERR"},
+    {" K_1=2", "ERR"},
+    {" ORCPT=rfc822;\xc3\xa9", "ORCPT=rfc822;\xc3\xa9;"},
 };
 
 static void test_param(void)
 {
-	for (size_t i = 0; i < sizeof(param_cases) / sizeof(param_cases[0]); i++) {
+	for (size_t i = 0; i < sizeof(param_cases) / sizeof(param_cases[0]);
+	     i++) {
 		const struct param_case *c = &param_cases[i];
 		size_t len = strlen(c->in);
 
@@ -236,20 +245,23 @@ static void test_param(void)
 			int rc;
 
 			memcpy(buf, c->in, k);
-			while ((rc = dp_smtp_param_next(buf, k, &pos, &p)) == 1) {
+			while ((rc = dp_smtp_param_next(buf, k, &pos, &p)) ==
+			       1) {
 				size_t o = strlen(got);
 
 				CHECK(pos <= k, "param %zu: pos past end", i);
-				snprintf(got + o, sizeof(got) - o, "%.*s%s%.*s;",
-					 (int)p.key_len, p.key, p.value ? "=" : "",
-					 (int)p.value_len, p.value ? p.value : "");
+				snprintf(got + o, sizeof(got) - o,
+					 "%.*s%s%.*s;", (int)p.key_len, p.key,
+					 p.value ? "=" : "", (int)p.value_len,
+					 p.value ? p.value : "");
 			}
 			if (rc < 0)
 				snprintf(got, sizeof(got), "ERR");
 			if (k == len)
-				CHECK(strcmp(got, c->want) == 0,
-				      "param %zu \"%s\": got \"%s\" want \"%s\"",
-				      i, c->in, got, c->want);
+				CHECK(
+				    strcmp(got, c->want) == 0,
+				    "param %zu \"%s\": got \"%s\" want \"%s\"",
+				    i, c->in, got, c->want);
 			free(buf);
 		}
 	}
@@ -267,26 +279,27 @@ struct xtext_case {
 };
 
 static const struct xtext_case xtext_cases[] = {
-	{ "", 0, "" },
-	{ "abc", 3, "abc" },
-	{ "a+2Bb", 3, "a+b" },
-	{ "a+3D", 2, "a=" },
-	{ "+20", 1, " " },
-	{ "a+2b", -EINVAL, NULL },	/* hexchar is upper case */
-	{ "a+2", -EINVAL, NULL },
-	{ "a+", -EINVAL, NULL },
-	{ "a=b", -EINVAL, NULL },
-	{ "a b", -EINVAL, NULL },
-	{ "+00", -EINVAL, NULL },
-	{ "+0A", -EINVAL, NULL },
-	{ "+7F", -EINVAL, NULL },
-	{ "\xc3\xa9", -EINVAL, NULL },
-	{ "rfc822;user+40example.com", 23, "rfc822;user@example.com" },
+    {"", 0, ""},
+    {"abc", 3, "abc"},
+    {"a+2Bb", 3, "a+b"},
+    {"a+3D", 2, "a="},
+    {"+20", 1, " "},
+    {"a+2b", -EINVAL, NULL}, /* hexchar is upper case */
+    {"a+2", -EINVAL, NULL},
+    {"a+", -EINVAL, NULL},
+    {"a=b", -EINVAL, NULL},
+    {"a b", -EINVAL, NULL},
+    {"+00", -EINVAL, NULL},
+    {"+0A", -EINVAL, NULL},
+    {"+7F", -EINVAL, NULL},
+    {"\xc3\xa9", -EINVAL, NULL},
+    {"rfc822;user+40example.com", 23, "rfc822;user@example.com"},
 };
 
 static void test_xtext(void)
 {
-	for (size_t i = 0; i < sizeof(xtext_cases) / sizeof(xtext_cases[0]); i++) {
+	for (size_t i = 0; i < sizeof(xtext_cases) / sizeof(xtext_cases[0]);
+	     i++) {
 		const struct xtext_case *c = &xtext_cases[i];
 		size_t len = strlen(c->in);
 
@@ -297,8 +310,9 @@ static void test_xtext(void)
 			memcpy(buf, c->in, k);
 			rc = dp_smtp_xtext_decode(buf, k, out, sizeof(out));
 			if (k == len) {
-				CHECK(rc == c->rc, "xtext %zu \"%s\": %ld want %ld",
-				      i, c->in, rc, c->rc);
+				CHECK(rc == c->rc,
+				      "xtext %zu \"%s\": %ld want %ld", i,
+				      c->in, rc, c->rc);
 				CHECK(rc < 0 || strcmp(out, c->out) == 0,
 				      "xtext %zu: \"%s\"", i, out);
 			}
@@ -309,7 +323,8 @@ static void test_xtext(void)
 		char small[3];
 
 		CHECK(dp_smtp_xtext_decode("abc", 3, small, sizeof(small)) ==
-			      -ENOSPC, "xtext -ENOSPC");
+			  -ENOSPC,
+		      "xtext -ENOSPC");
 	}
 }
 
@@ -321,17 +336,17 @@ static void test_utf8(void)
 		const char *s;
 		bool ok;
 	} t[] = {
-		{ "plain", true },
-		{ "\xc3\xa9", true },
-		{ "\xe2\x82\xac", true },
-		{ "\xf0\x9f\x98\x80", true },
-		{ "\xc3", false },
-		{ "\xc0\x80", false },		/* overlong NUL */
-		{ "\xe0\x80\x80", false },	/* overlong */
-		{ "\xed\xa0\x80", false },	/* surrogate */
-		{ "\xf4\x90\x80\x80", false },	/* > U+10FFFF */
-		{ "\xff", false },
-		{ "\x80", false },
+	    {"plain", true},
+	    {"\xc3\xa9", true},
+	    {"\xe2\x82\xac", true},
+	    {"\xf0\x9f\x98\x80", true},
+	    {"\xc3", false},
+	    {"\xc0\x80", false},	 /* overlong NUL */
+	    {"\xe0\x80\x80", false},	 /* overlong */
+	    {"\xed\xa0\x80", false},	 /* surrogate */
+	    {"\xf4\x90\x80\x80", false}, /* > U+10FFFF */
+	    {"\xff", false},
+	    {"\x80", false},
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)

@@ -50,24 +50,24 @@ static const struct {
 	const char *local, *domain;
 	enum dp_smtp_rcpt_verdict want;
 } checks[] = {
-	{ "alice", "example.com", DP_SMTP_RCPT_OK },
-	{ "alice", "EXAMPLE.com", DP_SMTP_RCPT_OK },
-	{ "Alice", "example.com", DP_SMTP_RCPT_OK },	/* lowercase retry */
-	{ "Bob", "example.com", DP_SMTP_RCPT_OK },	/* stored as Bob */
-	{ "bob", "example.com", DP_SMTP_RCPT_UNKNOWN },	/* no upper retry */
-	{ "mallory", "example.com", DP_SMTP_RCPT_UNKNOWN },
-	{ "", "example.com", DP_SMTP_RCPT_UNKNOWN },
-	{ "alice", "example.org", DP_SMTP_RCPT_UNKNOWN },	/* shared map */
-	{ "dave", "example.org", DP_SMTP_RCPT_OK },
-	{ "anyone", "catchall.test", DP_SMTP_RCPT_OK },
-	{ "anyone", "CATCHALL.TEST", DP_SMTP_RCPT_OK },
-	{ "alice", "elsewhere.example", DP_SMTP_RCPT_RELAY },
-	{ "alice", "sub.example.com", DP_SMTP_RCPT_RELAY },
-	{ "alice", "example.com.evil", DP_SMTP_RCPT_RELAY },
-	{ "PostMaster", "example.com", DP_SMTP_RCPT_OK },
-	{ "postmaster", "elsewhere.example", DP_SMTP_RCPT_RELAY },
-	{ "Postmaster", "", DP_SMTP_RCPT_OK },
-	{ "alice", "", DP_SMTP_RCPT_RELAY },
+    {"alice", "example.com", DP_SMTP_RCPT_OK},
+    {"alice", "EXAMPLE.com", DP_SMTP_RCPT_OK},
+    {"Alice", "example.com", DP_SMTP_RCPT_OK},	  /* lowercase retry */
+    {"Bob", "example.com", DP_SMTP_RCPT_OK},	  /* stored as Bob */
+    {"bob", "example.com", DP_SMTP_RCPT_UNKNOWN}, /* no upper retry */
+    {"mallory", "example.com", DP_SMTP_RCPT_UNKNOWN},
+    {"", "example.com", DP_SMTP_RCPT_UNKNOWN},
+    {"alice", "example.org", DP_SMTP_RCPT_UNKNOWN}, /* shared map */
+    {"dave", "example.org", DP_SMTP_RCPT_OK},
+    {"anyone", "catchall.test", DP_SMTP_RCPT_OK},
+    {"anyone", "CATCHALL.TEST", DP_SMTP_RCPT_OK},
+    {"alice", "elsewhere.example", DP_SMTP_RCPT_RELAY},
+    {"alice", "sub.example.com", DP_SMTP_RCPT_RELAY},
+    {"alice", "example.com.evil", DP_SMTP_RCPT_RELAY},
+    {"PostMaster", "example.com", DP_SMTP_RCPT_OK},
+    {"postmaster", "elsewhere.example", DP_SMTP_RCPT_RELAY},
+    {"Postmaster", "", DP_SMTP_RCPT_OK},
+    {"alice", "", DP_SMTP_RCPT_RELAY},
 };
 
 int main(void)
@@ -78,8 +78,9 @@ int main(void)
 
 	if (mkdtemp(dir) == NULL)
 		return 1;
-	write_file("users.txt", "# users\n\nalice@Example.COM\n  Bob@example.com  # x\n"
-				"dave@example.org\n\tcarol@example.com\t\n");
+	write_file("users.txt",
+		   "# users\n\nalice@Example.COM\n  Bob@example.com  # x\n"
+		   "dave@example.org\n\tcarol@example.com\t\n");
 	rc = dp_policy_map_build(path("users.txt"), path("users.lmdb"), err,
 				 sizeof(err));
 	CHECK(rc == 0, "build: %d %s", rc, err);
@@ -94,35 +95,41 @@ int main(void)
 	CHECK(access(path("bad.lmdb.tmp"), F_OK) != 0, "bad temp left");
 	write_file("bad2.txt", "a b@example.com\n");
 	CHECK(dp_policy_map_build(path("bad2.txt"), path("bad.lmdb"), err,
-				  sizeof(err)) == -EINVAL, "space in address");
+				  sizeof(err)) == -EINVAL,
+	      "space in address");
 	write_file("bad3.txt", "@example.com\n");
 	CHECK(dp_policy_map_build(path("bad3.txt"), path("bad.lmdb"), err,
-				  sizeof(err)) == -EINVAL, "empty local part");
+				  sizeof(err)) == -EINVAL,
+	      "empty local part");
 	CHECK(dp_policy_map_build(path("missing.txt"), path("m.lmdb"), err,
-				  sizeof(err)) == -ENOENT, "missing text");
+				  sizeof(err)) == -ENOENT,
+	      "missing text");
 
 	{
 		struct dp_policy_domain dup[] = {
-			{ "example.com", NULL }, { "EXAMPLE.COM", NULL },
+		    {"example.com", NULL},
+		    {"EXAMPLE.COM", NULL},
 		};
-		struct dp_policy_domain bad[] = { { "a@b", NULL } };
+		struct dp_policy_domain bad[] = {{"a@b", NULL}};
 		struct dp_policy_domain nomap[] = {
-			{ "example.com", "/nonexistent/x.lmdb" },
+		    {"example.com", "/nonexistent/x.lmdb"},
 		};
 
-		CHECK(dp_policy_create(&p, dup, 2, err, sizeof(err)) == -EINVAL &&
-		      p == NULL, "duplicate domain");
+		CHECK(dp_policy_create(&p, dup, 2, err, sizeof(err)) ==
+			      -EINVAL &&
+			  p == NULL,
+		      "duplicate domain");
 		CHECK(dp_policy_create(&p, bad, 1, err, sizeof(err)) == -EINVAL,
 		      "bad domain");
 		CHECK(dp_policy_create(&p, nomap, 1, err, sizeof(err)) < 0 &&
-		      strstr(err, "/nonexistent/x.lmdb") != NULL,
+			  strstr(err, "/nonexistent/x.lmdb") != NULL,
 		      "missing map: %s", err);
 	}
 	{
 		struct dp_policy_domain doms[] = {
-			{ "Example.com", path("users.lmdb") },
-			{ "example.org", path("users.lmdb") },
-			{ "catchall.test", NULL },
+		    {"Example.com", path("users.lmdb")},
+		    {"example.org", path("users.lmdb")},
+		    {"catchall.test", NULL},
 		};
 
 		rc = dp_policy_create(&p, doms, 3, err, sizeof(err));
@@ -130,7 +137,7 @@ int main(void)
 	}
 	for (size_t i = 0; p && i < sizeof(checks) / sizeof(checks[0]); i++) {
 		enum dp_smtp_rcpt_verdict v =
-			dp_policy_check(p, checks[i].local, checks[i].domain);
+		    dp_policy_check(p, checks[i].local, checks[i].domain);
 
 		CHECK(v == checks[i].want, "check %zu %s@%s: %d want %d", i,
 		      checks[i].local, checks[i].domain, v, checks[i].want);
@@ -141,18 +148,21 @@ int main(void)
 	/* Rebuilding replaces the map whole; a new policy sees the change. */
 	write_file("users.txt", "mallory@example.com\n");
 	CHECK(dp_policy_map_build(path("users.txt"), path("users.lmdb"), err,
-				  sizeof(err)) == 0, "rebuild: %s", err);
+				  sizeof(err)) == 0,
+	      "rebuild: %s", err);
 	{
 		struct dp_policy_domain doms[] = {
-			{ "example.com", path("users.lmdb") },
+		    {"example.com", path("users.lmdb")},
 		};
 
 		CHECK(dp_policy_create(&p, doms, 1, err, sizeof(err)) == 0,
 		      "create 2: %s", err);
 		CHECK(p && dp_policy_check(p, "mallory", "example.com") ==
-				   DP_SMTP_RCPT_OK, "rebuilt map");
+			       DP_SMTP_RCPT_OK,
+		      "rebuilt map");
 		CHECK(p && dp_policy_check(p, "alice", "example.com") ==
-				   DP_SMTP_RCPT_UNKNOWN, "old entry gone");
+			       DP_SMTP_RCPT_UNKNOWN,
+		      "old entry gone");
 		dp_policy_destroy(p);
 	}
 	unlink(path("users.txt"));

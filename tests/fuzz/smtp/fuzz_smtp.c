@@ -25,13 +25,13 @@
 struct fz_host {
 	struct dp_smtp_session *s;
 	const struct dp_smtp_conf *conf;
-	uint32_t rng;		/* segmentation only */
-	uint8_t seed;		/* host decisions: by content, never by call */
+	uint32_t rng; /* segmentation only */
+	uint8_t seed; /* host decisions: by content, never by call */
 	bool sync;
-	bool open;		/* a message is open at the host */
+	bool open; /* a message is open at the host */
 	bool committing;
 	size_t body;
-	uint32_t crc;		/* of the open message's body */
+	uint32_t crc; /* of the open message's body */
 	uint64_t id;
 	struct transcript *t;
 };
@@ -62,13 +62,12 @@ static uint32_t crc_add(uint32_t crc, const uint8_t *p, size_t n)
  * them. */
 static int commit_status(struct fz_host *h)
 {
-	static const int st[] = { 0, 0, 0, -ENOSPC, -EPERM, -EIO };
+	static const int st[] = {0, 0, 0, -ENOSPC, -EPERM, -EIO};
 
 	return st[(h->id + h->seed) % 6];
 }
 
-static int fz_open(void *ctx, const struct dp_smtp_envelope *env,
-		   uint64_t *id)
+static int fz_open(void *ctx, const struct dp_smtp_envelope *env, uint64_t *id)
 {
 	struct fz_host *h = ctx;
 
@@ -146,7 +145,8 @@ static enum dp_smtp_rcpt_verdict fz_rcpt(void *ctx, const char *local,
 	if (strlen(local) > DP_SMTP_LOCAL_MAX ||
 	    strlen(domain) > DP_SMTP_DOMAIN_MAX)
 		abort();
-	return (enum dp_smtp_rcpt_verdict)((strlen(local) + strlen(domain)) % 4);
+	return (enum dp_smtp_rcpt_verdict)((strlen(local) + strlen(domain)) %
+					   4);
 }
 
 static uint64_t fz_wall(void *ctx)
@@ -212,11 +212,11 @@ static void run(const uint8_t *data, size_t size, uint8_t opt, uint8_t seed,
 		bool chunked, struct transcript *t)
 {
 	static const struct dp_smtp_host ops = {
-		fz_open, fz_write, fz_commit, fz_abort, fz_rcpt, fz_wall,
+	    fz_open, fz_write, fz_commit, fz_abort, fz_rcpt, fz_wall,
 	};
-	struct dp_smtp_peer peer = { "192.0.2.9", 1234, "192.0.2.1", 25, NULL };
+	struct dp_smtp_peer peer = {"192.0.2.9", 1234, "192.0.2.1", 25, NULL};
 	struct dp_smtp_conf conf;
-	struct fz_host h = { 0 };
+	struct fz_host h = {0};
 	struct dp_smtp_session *s;
 	size_t off = 0;
 
@@ -257,7 +257,7 @@ static void run(const uint8_t *data, size_t size, uint8_t opt, uint8_t seed,
 			check_output(s, t);
 		} else if (used == 0) {
 			if (dp_smtp_awaiting_commit(s))
-				abort();	/* commit pending, host not told */
+				abort(); /* commit pending, host not told */
 			dp_smtp_start(s);
 			check_output(s, t);
 		}
@@ -273,7 +273,7 @@ static void run(const uint8_t *data, size_t size, uint8_t opt, uint8_t seed,
 		abort();
 	dp_smtp_session_fini(s);
 	if (h.open)
-		abort();	/* fini must abort the open message */
+		abort(); /* fini must abort the open message */
 	free(s);
 }
 
@@ -296,8 +296,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (a.out_len != b.out_len || memcmp(a.out, b.out, a.out_len) != 0 ||
 	    a.committed != b.committed ||
-	    memcmp(a.committed_crc, b.committed_crc,
-		   sizeof(a.committed_crc)) != 0)
+	    memcmp(a.committed_crc, b.committed_crc, sizeof(a.committed_crc)) !=
+		0)
 		abort();
 	return 0;
 }
