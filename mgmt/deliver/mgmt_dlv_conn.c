@@ -460,6 +460,17 @@ static int after_seq(struct dlv_conn *c)
 	if (c->mail_failed || (job->accepted_count == 0 &&
 			       !(c->data_in_seq && c->data_reply == 354)))
 		return finish_txn(c);
+	if (job->accepted_count == 0 && c->lmtp) {
+		/* LMTP answers "." once per accepted recipient (RFC 2033
+		 * §4.2), so none would come: end the data and drop the
+		 * connection rather than guess.  Every recipient already
+		 * has its RCPT result. */
+		mgmt_dlv_sbuf_puts(&c->out, ".\r\n");
+		if (conn_flush(c) < 0)
+			return -1;
+		conn_fail(c, "4.5.0", "DATA accepted without recipients");
+		return -1;
+	}
 	if (job->accepted_count == 0) {
 		/* DATA was pipelined and, oddly, accepted with no valid
 		 * recipient: end the empty message (RFC 2920 §3.1). */
@@ -515,6 +526,9 @@ static int seq_reply(struct dlv_conn *c, const struct mgmt_dlv_reply *r)
 	switch (seq_kind(c, i)) {
 	case K_RSET:
 		if (r->code != 250) {
+			/* The cached connection is no good; the job has not
+			 * started, so it goes back for a fresh connection. */
+			c->got_reply = false;
 			conn_fail(c, "4.4.2", "RSET refused");
 			return -1;
 		}
