@@ -139,9 +139,8 @@ struct mgmt_dlv *mgmt_dlv_create(const struct mgmt_dlv_conf *conf,
 			 "connection, queue and in-flight limits must be > 0");
 		goto fail;
 	}
-	if (mgmt_dlv_backoff_parse(conf->retry_schedule,
-				   conf->retry_jitter_pct, &d->backoff, why,
-				   sizeof(why)) < 0) {
+	if (mgmt_dlv_backoff_parse(conf->retry_schedule, conf->retry_jitter_pct,
+				   &d->backoff, why, sizeof(why)) < 0) {
 		snprintf(err, err_size, "retry schedule: %s", why);
 		goto fail;
 	}
@@ -173,7 +172,8 @@ struct mgmt_dlv *mgmt_dlv_create(const struct mgmt_dlv_conf *conf,
 		snprintf(err, err_size, "epoll_create1: %s", strerror(errno));
 		goto fail;
 	}
-	d->rng = mx_wall_ns() ^ ((uint64_t)getpid() << 32) ^ 0x9E3779B97F4A7C15ull;
+	d->rng =
+	    mx_wall_ns() ^ ((uint64_t)getpid() << 32) ^ 0x9E3779B97F4A7C15ull;
 	d->scan_now = true;
 	return d;
 fail:
@@ -187,7 +187,7 @@ void mgmt_dlv_destroy(struct mgmt_dlv *d)
 {
 	if (d == NULL)
 		return;
-	d->paused_all = true;	/* nothing new starts while we tear down */
+	d->paused_all = true; /* nothing new starts while we tear down */
 	for (unsigned i = 0; i < d->dest_count; i++) {
 		struct dlv_dest *dest = d->dests[i];
 		struct dlv_job *job;
@@ -269,7 +269,7 @@ void dlv_rcpt_result(struct dlv_job *job, unsigned pos, enum dlv_res res,
 	struct dlv_rcpt_res *r = &job->msg->res[idx];
 
 	if (r->res != DLV_R_NONE || res == DLV_R_NONE)
-		return;		/* the first outcome of a round stands */
+		return; /* the first outcome of a round stands */
 	r->res = (uint8_t)res;
 	snprintf(r->status, sizeof(r->status), "%s", status);
 	snprintf(r->diag, sizeof(r->diag), "%s", diag);
@@ -318,9 +318,10 @@ static void msg_free(struct mgmt_dlv *d, struct dlv_msg *m)
 	/* Room again after a scan that hit a limit: scan again without
 	 * waiting for the interval, once half a batch has finished. */
 	if (d->scan_truncated) {
-		unsigned batch = d->conf.dest_queue_max < d->conf.msgs_inflight_max
-					 ? d->conf.dest_queue_max
-					 : d->conf.msgs_inflight_max;
+		unsigned batch =
+		    d->conf.dest_queue_max < d->conf.msgs_inflight_max
+			? d->conf.dest_queue_max
+			: d->conf.msgs_inflight_max;
 
 		if (++d->freed_since_scan >= (batch + 1) / 2)
 			d->scan_now = true;
@@ -339,8 +340,8 @@ static int msg_bounce(struct mgmt_dlv *d, struct dlv_msg *m,
 		      const struct q_msg_view *v, uint64_t now,
 		      enum mgmt_dlv_dsn_action action)
 {
-	uint8_t want = action == MGMT_DLV_DSN_FAILED ? DLV_R_BOUNCE
-						     : DLV_R_DEFER;
+	uint8_t want =
+	    action == MGMT_DLV_DSN_FAILED ? DLV_R_BOUNCE : DLV_R_DEFER;
 	bool warn = action == MGMT_DLV_DSN_DELAYED;
 	struct mgmt_dlv_bounce_rcpt *br;
 	struct mgmt_dlv_bounce b;
@@ -360,15 +361,13 @@ static int msg_bounce(struct mgmt_dlv *d, struct dlv_msg *m,
 		br[n].diag = r->diag;
 		br[n].diag_is_smtp = r->diag_is_smtp;
 		br[n].remote_mta =
-			r->dest && (r->dest->route.kind ==
-					    MGMT_DLV_ROUTE_SMTP ||
-				    r->dest->route.kind ==
-					    MGMT_DLV_ROUTE_LMTP_TCP)
-				? r->dest->route.host
-				: NULL;
+		    r->dest && (r->dest->route.kind == MGMT_DLV_ROUTE_SMTP ||
+				r->dest->route.kind == MGMT_DLV_ROUTE_LMTP_TCP)
+			? r->dest->route.host
+			: NULL;
 		br[n].last_attempt_wall_ns = now;
 		br[n].will_retry_until_wall_ns =
-			m->received_wall_ns + d->conf.max_lifetime_ns;
+		    m->received_wall_ns + d->conf.max_lifetime_ns;
 		n++;
 	}
 	rc = mgmt_dlv_bounce_build(d->hostname, v, br, n, action, now,
@@ -453,19 +452,19 @@ static void msg_record(struct mgmt_dlv *d, struct dlv_msg *m,
 		snprintf(diag, sizeof(diag), "%s %s", r->status, r->diag);
 		if (d->src.rcpt_bounced(d->src.arg, m->id, i, diag) < 0)
 			MX_COUNT(mgmt_dlv_counters, dlv_record_errors);
-		mx_log(MX_LOG_INFO, "deliver",
-		       "id=%016llx rcpt=%u status=bounced dsn=%s diag=\"%.200s\"",
-		       (unsigned long long)m->id, i, r->status, r->diag);
+		mx_log(
+		    MX_LOG_INFO, "deliver",
+		    "id=%016llx rcpt=%u status=bounced dsn=%s diag=\"%.200s\"",
+		    (unsigned long long)m->id, i, r->status, r->diag);
 	}
 	if (any_defer && d->conf.delay_warn_ns) {
 		/* One warning, in the round that crosses the threshold. */
-		uint64_t age = now > m->received_wall_ns
-				       ? now - m->received_wall_ns
-				       : 0;
-		uint64_t prev_age = m->prev_attempt_wall_ns > m->received_wall_ns
-					    ? m->prev_attempt_wall_ns -
-						      m->received_wall_ns
-					    : 0;
+		uint64_t age =
+		    now > m->received_wall_ns ? now - m->received_wall_ns : 0;
+		uint64_t prev_age =
+		    m->prev_attempt_wall_ns > m->received_wall_ns
+			? m->prev_attempt_wall_ns - m->received_wall_ns
+			: 0;
 
 		if (age >= d->conf.delay_warn_ns &&
 		    prev_age < d->conf.delay_warn_ns)
@@ -473,7 +472,7 @@ static void msg_record(struct mgmt_dlv *d, struct dlv_msg *m,
 	}
 	if (any_defer) {
 		uint64_t delay = mgmt_dlv_backoff_delay_ns(
-			&d->backoff, m->attempts + 1, rng_next(d));
+		    &d->backoff, m->attempts + 1, rng_next(d));
 
 		MX_COUNT(mgmt_dlv_counters, dlv_msg_deferred);
 		if (d->src.defer(d->src.arg, m->id, now + delay,
@@ -496,7 +495,7 @@ static void msg_finish(struct mgmt_dlv *d, struct dlv_msg *m)
 	struct q_msg_view v;
 
 	if (d->src.get(d->src.arg, m->id, &v) < 0) {
-		msg_free(d, m);	/* deleted meanwhile: nothing to record */
+		msg_free(d, m); /* deleted meanwhile: nothing to record */
 		return;
 	}
 	expired = now >= m->received_wall_ns &&
@@ -524,7 +523,7 @@ static void msg_finish(struct mgmt_dlv *d, struct dlv_msg *m)
 		int rc = msg_bounce(d, m, &v, now, MGMT_DLV_DSN_FAILED);
 
 		if (rc == INJ_PENDING)
-			return;	/* mgmt_dlv_inject_done finishes it */
+			return; /* mgmt_dlv_inject_done finishes it */
 		if (rc == INJ_FAILED)
 			unbounce(m);
 	}
@@ -657,7 +656,7 @@ static void dispatch(struct mgmt_dlv *d)
 				break;
 			}
 			if (dlv_conn_open(dest, job) < 0)
-				break;	/* job deferred, destination down */
+				break; /* job deferred, destination down */
 		}
 	}
 }
@@ -684,8 +683,8 @@ static bool consider(struct mgmt_dlv *d, const struct q_msg_view *v,
 	struct dlv_dest **rd;
 	struct dlv_msg *m;
 	bool due, expired, any = false;
-	uint64_t received = v->received_wall_ns ? v->received_wall_ns
-						: env->received_wall_ns;
+	uint64_t received =
+	    v->received_wall_ns ? v->received_wall_ns : env->received_wall_ns;
 
 	if (n == 0)
 		return true;
@@ -713,7 +712,7 @@ static bool consider(struct mgmt_dlv *d, const struct q_msg_view *v,
 		if (rd[i] == NULL)
 			continue;
 		if (dest_paused(rd[i])) {
-			rd[i] = NULL;	/* stays pending, untouched */
+			rd[i] = NULL; /* stays pending, untouched */
 			continue;
 		}
 		if (!expired && !dest_is_local(rd[i]) &&
@@ -743,13 +742,13 @@ static bool consider(struct mgmt_dlv *d, const struct q_msg_view *v,
 	/* The queue keeps when this attempt was due, not when the last one
 	 * ran: take the nominal delay back off (jitter makes it approximate,
 	 * which only matters for the delay-warning threshold). */
-	if (v->attempts > 0 && v->next_attempt_wall_ns >
-				       mgmt_dlv_backoff_base_ns(&d->backoff,
-								v->attempts))
+	if (v->attempts > 0 &&
+	    v->next_attempt_wall_ns >
+		mgmt_dlv_backoff_base_ns(&d->backoff, v->attempts))
 		m->prev_attempt_wall_ns =
-			v->next_attempt_wall_ns -
-			mgmt_dlv_backoff_base_ns(&d->backoff, v->attempts);
-	m->jobs_left = 1;	/* held by this function until the end */
+		    v->next_attempt_wall_ns -
+		    mgmt_dlv_backoff_base_ns(&d->backoff, v->attempts);
+	m->jobs_left = 1; /* held by this function until the end */
 	*msg_slot(d, m->id) = m;
 	d->msg_count++;
 	MX_COUNT(mgmt_dlv_counters, dlv_msg_attempts);
@@ -789,7 +788,7 @@ static bool consider(struct mgmt_dlv *d, const struct q_msg_view *v,
 				free(job->accepted);
 				free(job);
 			}
-			break;	/* the rest stays pending for a later scan */
+			break; /* the rest stays pending for a later scan */
 		}
 		job->msg = m;
 		job->dest = dest;
@@ -803,8 +802,8 @@ static bool consider(struct mgmt_dlv *d, const struct q_msg_view *v,
 		if (dest->down_until_ns > now) {
 			dlv_job_fail_rest(job, DLV_R_DEFER, "4.4.1",
 					  dest->last_error[0]
-						  ? dest->last_error
-						  : "destination down");
+					      ? dest->last_error
+					      : "destination down");
 			dlv_job_done(d, job);
 			continue;
 		}
@@ -819,7 +818,7 @@ out:
 
 static void scan(struct mgmt_dlv *d)
 {
-	static const enum q_state states[] = { Q_ST_SCANNED, Q_ST_DEFERRED };
+	static const enum q_state states[] = {Q_ST_SCANNED, Q_ST_DEFERRED};
 	uint64_t now_wall = mx_wall_ns(), now = mx_now_ns();
 
 	d->scan_truncated = false;
@@ -837,7 +836,7 @@ static void scan(struct mgmt_dlv *d)
 				break;
 			}
 			if (*msg_slot(d, v.id) != NULL)
-				continue;	/* already in delivery */
+				continue; /* already in delivery */
 			if (!consider(d, &v, now_wall, now)) {
 				d->scan_truncated = true;
 				break;

@@ -43,24 +43,24 @@
 #include "q_store.h"
 
 #define MGMT_DLV_COUNTERS(X)                                                   \
-	X(dlv_rcpt_delivered, "recipients accepted by the next hop")          \
-	X(dlv_rcpt_deferred, "recipient attempts that failed temporarily")    \
-	X(dlv_rcpt_bounced, "recipients failed permanently")                  \
-	X(dlv_rcpt_expired, "recipients bounced after the queue lifetime")   \
-	X(dlv_rcpt_discarded, "recipients dropped by a discard route")        \
-	X(dlv_msg_attempts, "messages taken for a delivery attempt")          \
-	X(dlv_msg_deferred, "messages deferred for a later retry")            \
-	X(dlv_conn_opened, "next-hop connections established")                \
-	X(dlv_conn_failed, "next-hop connections that failed to set up")      \
-	X(dlv_conn_reused, "transactions on a cached connection")             \
-	X(dlv_conn_timeouts, "next-hop replies that timed out")               \
-	X(dlv_conn_lost, "next-hop connections lost mid-transaction")         \
-	X(dlv_proto_errors, "malformed replies from a next hop")              \
-	X(dlv_dsn_sent, "bounces (DSNs) handed to the queue")                 \
-	X(dlv_dsn_delay_sent, "delay warnings handed to the queue")           \
-	X(dlv_dsn_suppressed, "bounces not sent: null sender or NOTIFY")      \
-	X(dlv_dsn_inject_failed, "bounces the queue did not take")            \
-	X(dlv_maildir_errors, "failed Maildir deliveries")                    \
+	X(dlv_rcpt_delivered, "recipients accepted by the next hop")           \
+	X(dlv_rcpt_deferred, "recipient attempts that failed temporarily")     \
+	X(dlv_rcpt_bounced, "recipients failed permanently")                   \
+	X(dlv_rcpt_expired, "recipients bounced after the queue lifetime")     \
+	X(dlv_rcpt_discarded, "recipients dropped by a discard route")         \
+	X(dlv_msg_attempts, "messages taken for a delivery attempt")           \
+	X(dlv_msg_deferred, "messages deferred for a later retry")             \
+	X(dlv_conn_opened, "next-hop connections established")                 \
+	X(dlv_conn_failed, "next-hop connections that failed to set up")       \
+	X(dlv_conn_reused, "transactions on a cached connection")              \
+	X(dlv_conn_timeouts, "next-hop replies that timed out")                \
+	X(dlv_conn_lost, "next-hop connections lost mid-transaction")          \
+	X(dlv_proto_errors, "malformed replies from a next hop")               \
+	X(dlv_dsn_sent, "bounces (DSNs) handed to the queue")                  \
+	X(dlv_dsn_delay_sent, "delay warnings handed to the queue")            \
+	X(dlv_dsn_suppressed, "bounces not sent: null sender or NOTIFY")       \
+	X(dlv_dsn_inject_failed, "bounces the queue did not take")             \
+	X(dlv_maildir_errors, "failed Maildir deliveries")                     \
 	X(dlv_record_errors, "queue state changes that failed")
 
 enum mgmt_dlv_counter { MGMT_DLV_COUNTERS(MX_COUNTER_ENUM) MGMT_DLV_C__COUNT };
@@ -74,34 +74,34 @@ struct mgmt_dlv_timeouts {
 	uint64_t mail_ns;	/* §4.5.3.2.2: 5 min */
 	uint64_t rcpt_ns;	/* §4.5.3.2.3: 5 min */
 	uint64_t data_init_ns;	/* §4.5.3.2.4: 2 min */
-	uint64_t data_block_ns;	/* §4.5.3.2.5: 3 min per write */
+	uint64_t data_block_ns; /* §4.5.3.2.5: 3 min per write */
 	uint64_t data_term_ns;	/* §4.5.3.2.6: 10 min */
 	uint64_t rset_ns;	/* ours: 2 min */
 	uint64_t quit_ns;	/* ours: 10 s */
 };
 
 struct mgmt_dlv_route_entry {
-	const char *domain;	/* recipient domain, case-insensitive */
-	const char *route;	/* mgmt_dlv_route syntax */
+	const char *domain; /* recipient domain, case-insensitive */
+	const char *route;  /* mgmt_dlv_route syntax */
 };
 
 struct mgmt_dlv_conf {
-	const char *hostname;		/* EHLO name and Reporting-MTA */
-	const char *default_route;	/* for domains not in routes */
+	const char *hostname;	   /* EHLO name and Reporting-MTA */
+	const char *default_route; /* for domains not in routes */
 	const struct mgmt_dlv_route_entry *routes;
 	unsigned route_count;
-	unsigned dest_conn_max;		/* connections per destination (4) */
-	unsigned dest_queue_max;	/* jobs waiting per destination (64) */
-	unsigned msgs_inflight_max;	/* messages in delivery at once (256) */
-	const char *retry_schedule;	/* mgmt_dlv_backoff syntax */
-	unsigned retry_jitter_pct;	/* 10 */
-	uint64_t max_lifetime_ns;	/* deferred mail bounces after (5 d) */
-	uint64_t dest_retry_ns;		/* a failed next hop is left alone (60 s) */
-	uint64_t scan_interval_ns;	/* queue scan period (1 s) */
-	uint64_t idle_timeout_ns;	/* cached connection lifetime (10 s) */
-	size_t dsn_full_max;		/* return whole bodies up to (1 MiB) */
-	uint64_t delay_warn_ns;		/* warn the sender once mail is this
-					 * old and still deferred; 0 = off */
+	unsigned dest_conn_max;	    /* connections per destination (4) */
+	unsigned dest_queue_max;    /* jobs waiting per destination (64) */
+	unsigned msgs_inflight_max; /* messages in delivery at once (256) */
+	const char *retry_schedule; /* mgmt_dlv_backoff syntax */
+	unsigned retry_jitter_pct;  /* 10 */
+	uint64_t max_lifetime_ns;   /* deferred mail bounces after (5 d) */
+	uint64_t dest_retry_ns;	    /* a failed next hop is left alone (60 s) */
+	uint64_t scan_interval_ns;  /* queue scan period (1 s) */
+	uint64_t idle_timeout_ns;   /* cached connection lifetime (10 s) */
+	size_t dsn_full_max;	    /* return whole bodies up to (1 MiB) */
+	uint64_t delay_warn_ns;	    /* warn the sender once mail is this
+				     * old and still deferred; 0 = off */
 	struct mgmt_dlv_timeouts timeouts;
 };
 
@@ -150,13 +150,11 @@ void mgmt_dlv_source_qstore(struct mgmt_dlv_source *src, struct q_store *s,
 					  const uint8_t *, size_t),
 			    void *inject_arg);
 /* The same with an asynchronous inject (inject_async above). */
-void mgmt_dlv_source_qstore_async(struct mgmt_dlv_source *src,
-				  struct q_store *s,
-				  int (*inject_async)(void *,
-						      const struct q_envelope *,
-						      const uint8_t *, size_t,
-						      uint64_t),
-				  void *inject_arg);
+void mgmt_dlv_source_qstore_async(
+    struct mgmt_dlv_source *src, struct q_store *s,
+    int (*inject_async)(void *, const struct q_envelope *, const uint8_t *,
+			size_t, uint64_t),
+    void *inject_arg);
 
 struct mgmt_dlv;
 

@@ -75,9 +75,10 @@ int mgmt_dlv_backoff_parse(const char *text, unsigned jitter_pct,
 			return -EINVAL;
 		}
 		if (mgmt_dlv_duration_parse(p, len, &ns) < 0 || ns == 0) {
-			snprintf(err, err_size,
-				 "bad duration \"%.*s\" (want e.g. 30s, 5m, 1h)",
-				 (int)len, p);
+			snprintf(
+			    err, err_size,
+			    "bad duration \"%.*s\" (want e.g. 30s, 5m, 1h)",
+			    (int)len, p);
 			return -EINVAL;
 		}
 		if (b->step_count > 0 && ns < b->step_ns[b->step_count - 1]) {

@@ -20,7 +20,7 @@
 struct mgmt_dlv_backoff {
 	uint64_t step_ns[MGMT_DLV_BACKOFF_STEPS_MAX];
 	unsigned step_count;
-	unsigned jitter_pct;	/* 0..50: delay varies by +-jitter_pct% */
+	unsigned jitter_pct; /* 0..50: delay varies by +-jitter_pct% */
 };
 
 /* 0 or -EINVAL with the reason in err. */

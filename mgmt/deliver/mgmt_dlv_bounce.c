@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int mgmt_dlv_bounce_build(const char *reporting_mta,
-			  const struct q_msg_view *v,
+int mgmt_dlv_bounce_build(const char *reporting_mta, const struct q_msg_view *v,
 			  const struct mgmt_dlv_bounce_rcpt *rcpts, unsigned n,
 			  enum mgmt_dlv_dsn_action action, uint64_t now_wall_ns,
 			  size_t full_max, struct mgmt_dlv_bounce *out)
@@ -67,8 +66,8 @@ int mgmt_dlv_bounce_build(const char *reporting_mta,
 	m.ret = env->ret;
 	m.client_helo = env->helo;
 	m.queue_id = qid;
-	m.arrival_wall_ns = v->received_wall_ns ? v->received_wall_ns
-						: env->received_wall_ns;
+	m.arrival_wall_ns =
+	    v->received_wall_ns ? v->received_wall_ns : env->received_wall_ns;
 	m.now_wall_ns = now_wall_ns;
 	m.body = v->body;
 	m.body_len = v->body_len;

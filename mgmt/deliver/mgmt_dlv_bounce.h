@@ -26,20 +26,20 @@
 #include "q_store.h"
 
 struct mgmt_dlv_bounce_rcpt {
-	unsigned idx;			/* into v->env->rcpt */
-	const char *status;		/* RFC 3463 code */
-	const char *diag;		/* reply or reason, or NULL */
+	unsigned idx;	    /* into v->env->rcpt */
+	const char *status; /* RFC 3463 code */
+	const char *diag;   /* reply or reason, or NULL */
 	bool diag_is_smtp;
-	const char *remote_mta;		/* or NULL */
-	uint64_t last_attempt_wall_ns;	/* 0 = omit */
+	const char *remote_mta;		   /* or NULL */
+	uint64_t last_attempt_wall_ns;	   /* 0 = omit */
 	uint64_t will_retry_until_wall_ns; /* delayed only */
 };
 
 struct mgmt_dlv_bounce {
-	struct q_envelope env;		/* points into this struct */
+	struct q_envelope env; /* points into this struct */
 	struct q_rcpt rcpt;
-	char *to;			/* the original sender */
-	uint8_t *body;			/* the DSN, CRLF lines */
+	char *to;      /* the original sender */
+	uint8_t *body; /* the DSN, CRLF lines */
 	size_t body_len;
 };
 
@@ -49,12 +49,11 @@ struct mgmt_dlv_bounce {
  * when no bounce is due (null sender, quarantine, nobody asked), -EINVAL,
  * -ENOMEM.
  */
-int mgmt_dlv_bounce_build(const char *reporting_mta,
-			  const struct q_msg_view *v,
+int mgmt_dlv_bounce_build(const char *reporting_mta, const struct q_msg_view *v,
 			  const struct mgmt_dlv_bounce_rcpt *rcpts, unsigned n,
 			  enum mgmt_dlv_dsn_action action, uint64_t now_wall_ns,
 			  size_t full_max, struct mgmt_dlv_bounce *out);
 
-void mgmt_dlv_bounce_free(struct mgmt_dlv_bounce *b);	/* accepts NULL */
+void mgmt_dlv_bounce_free(struct mgmt_dlv_bounce *b); /* accepts NULL */
 
 #endif

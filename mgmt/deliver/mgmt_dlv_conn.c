@@ -40,17 +40,17 @@ enum conn_state {
 	C_CONNECTING = 0,
 	C_GREETING,
 	C_HELO,
-	C_HELO_FALLBACK,	/* EHLO refused, HELO sent (SMTP only) */
-	C_READY,		/* idle, or running a transaction (job set) */
+	C_HELO_FALLBACK, /* EHLO refused, HELO sent (SMTP only) */
+	C_READY,	 /* idle, or running a transaction (job set) */
 	C_QUIT,
 };
 
 enum txn_phase {
-	P_CMDS = 0,		/* [RSET] MAIL RCPT... [DATA] */
-	P_DATA_WAIT,		/* DATA sent alone, waiting for 354 */
-	P_BODY,			/* writing the body */
-	P_FINAL,		/* waiting for the final reply(s) */
-	P_DISCARD_DOT,		/* 354 with no recipient: "." sent, ignore */
+	P_CMDS = 0,    /* [RSET] MAIL RCPT... [DATA] */
+	P_DATA_WAIT,   /* DATA sent alone, waiting for 354 */
+	P_BODY,	       /* writing the body */
+	P_FINAL,       /* waiting for the final reply(s) */
+	P_DISCARD_DOT, /* 354 with no recipient: "." sent, ignore */
 };
 
 enum cmd_kind { K_RSET, K_MAIL, K_RCPT, K_DATA };
@@ -64,7 +64,7 @@ struct dlv_conn {
 	enum conn_state st;
 	bool lmtp;
 	bool epollout;
-	uint64_t deadline_ns;	/* 0 = nothing awaited */
+	uint64_t deadline_ns; /* 0 = nothing awaited */
 	uint64_t idle_since_ns;
 	struct mgmt_dlv_reply_parser rp;
 	struct mgmt_dlv_sbuf out;
@@ -78,7 +78,7 @@ struct dlv_conn {
 	enum txn_phase phase;
 	bool need_rset, data_in_seq, use_bdat, mail_failed, got_reply;
 	unsigned seq_len, seq_sent, seq_replied;
-	int data_reply;		/* code of a pipelined DATA's reply */
+	int data_reply; /* code of a pipelined DATA's reply */
 	size_t body_off;
 	bool body_bol, body_done;
 	unsigned final_got;
@@ -91,7 +91,7 @@ static struct mgmt_dlv *eng(struct dlv_conn *c)
 
 static int conn_epoll(struct dlv_conn *c, int op)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 
 	if (c->epollout)
 		ev.events |= EPOLLOUT;
@@ -129,7 +129,7 @@ static enum cmd_kind seq_kind(const struct dlv_conn *c, unsigned i);
 /* What we were waiting for, for diagnostics ("timeout while in MAIL"). */
 static const char *cmd_name(const struct dlv_conn *c)
 {
-	static const char *const kinds[] = { "RSET", "MAIL", "RCPT", "DATA" };
+	static const char *const kinds[] = {"RSET", "MAIL", "RCPT", "DATA"};
 
 	switch (c->st) {
 	case C_CONNECTING:
@@ -177,8 +177,8 @@ static void conn_fail(struct dlv_conn *c, const char *status, const char *why)
 
 	snprintf(diag, sizeof(diag), "%.200s while in %s with %.256s", why,
 		 cmd_name(c), dest->name);
-	MX_LOG_RL(MX_LOG_WARN, "deliver", "dest=\"%s\" event=conn_fail why=\"%s\"",
-		  dest->name, diag);
+	MX_LOG_RL(MX_LOG_WARN, "deliver",
+		  "dest=\"%s\" event=conn_fail why=\"%s\"", dest->name, diag);
 	c->job = NULL;
 	if (setup)
 		MX_COUNT(mgmt_dlv_counters, dlv_conn_failed);
@@ -220,8 +220,8 @@ static int conn_flush(struct dlv_conn *c)
 		}
 		c->out_off += (size_t)n;
 		if (c->phase == P_BODY && c->st == C_READY && c->job)
-			c->deadline_ns = mx_now_ns() +
-					 eng(c)->conf.timeouts.data_block_ns;
+			c->deadline_ns =
+			    mx_now_ns() + eng(c)->conf.timeouts.data_block_ns;
 	}
 	mgmt_dlv_sbuf_reset(&c->out);
 	c->out_off = 0;
@@ -239,8 +239,7 @@ static void put_addr_cmd(struct mgmt_dlv_sbuf *b, const char *verb,
 }
 
 /* Appends command i of the transaction sequence. */
-static void seq_put(struct dlv_conn *c, unsigned i,
-		    const struct q_msg_view *v)
+static void seq_put(struct dlv_conn *c, unsigned i, const struct q_msg_view *v)
 {
 	const struct q_envelope *env = v->env;
 	struct mgmt_dlv_sbuf *b = &c->out;
@@ -258,10 +257,10 @@ static void seq_put(struct dlv_conn *c, unsigned i,
 			mgmt_dlv_sbuf_printf(b, " SIZE=%zu", v->body_len);
 		if (c->eightbit && (env->flags & Q_ENV_8BIT))
 			mgmt_dlv_sbuf_puts(b, " BODY=8BITMIME");
-		if (c->dsn && env->ret)	/* RFC 3461 §4.3, §4.4 */
+		if (c->dsn && env->ret) /* RFC 3461 §4.3, §4.4 */
 			mgmt_dlv_sbuf_puts(b, env->ret == Q_RET_HDRS
-						      ? " RET=HDRS"
-						      : " RET=FULL");
+						  ? " RET=HDRS"
+						  : " RET=FULL");
 		if (c->dsn && env->envid) {
 			mgmt_dlv_sbuf_puts(b, " ENVID=");
 			mgmt_dlv_sbuf_put_clean(b, env->envid, 100);
@@ -274,10 +273,9 @@ static void seq_put(struct dlv_conn *c, unsigned i,
 		const struct q_rcpt *r = &env->rcpt[c->job->rcpt[i]];
 
 		put_addr_cmd(b, "RCPT TO:", r->addr);
-		if (c->dsn && r->notify) {	/* RFC 3461 §4.1 */
-			static const char *const names[] = { "SUCCESS",
-							     "FAILURE",
-							     "DELAY" };
+		if (c->dsn && r->notify) { /* RFC 3461 §4.1 */
+			static const char *const names[] = {"SUCCESS",
+							    "FAILURE", "DELAY"};
 			bool first = true;
 
 			mgmt_dlv_sbuf_puts(b, " NOTIFY=");
@@ -287,13 +285,12 @@ static void seq_put(struct dlv_conn *c, unsigned i,
 				for (unsigned k = 0; k < 3; k++)
 					if (r->notify & (1u << k)) {
 						mgmt_dlv_sbuf_printf(
-							b, "%s%s",
-							first ? "" : ",",
-							names[k]);
+						    b, "%s%s", first ? "" : ",",
+						    names[k]);
 						first = false;
 					}
 		}
-		if (c->dsn && r->orcpt) {	/* RFC 3461 §4.2 */
+		if (c->dsn && r->orcpt) { /* RFC 3461 §4.2 */
 			mgmt_dlv_sbuf_puts(b, " ORCPT=");
 			mgmt_dlv_sbuf_put_clean(b, r->orcpt, 500);
 		}
@@ -408,7 +405,7 @@ static int body_pump(struct dlv_conn *c)
 {
 	while (c->phase == P_BODY) {
 		if (c->out_off < c->out.len)
-			return 0;	/* waiting for EPOLLOUT */
+			return 0; /* waiting for EPOLLOUT */
 		if (c->body_done) {
 			c->phase = P_FINAL;
 			c->final_got = 0;
@@ -440,12 +437,12 @@ static void start_body(struct dlv_conn *c)
 static void reply_outcome(const struct mgmt_dlv_reply *r, enum dlv_res *res,
 			  char status[16], char *diag, size_t diag_size)
 {
-	*res = r->code < 400 ? DLV_R_OK
+	*res = r->code < 400   ? DLV_R_OK
 	       : r->code < 500 ? DLV_R_DEFER
 			       : DLV_R_BOUNCE;
 	if (r->enh[0])
 		snprintf(status, 16, "%s", r->enh);
-	else	/* RFC 3463 §3.1: the class follows the reply code */
+	else /* RFC 3463 §3.1: the class follows the reply code */
 		snprintf(status, 16, "%d.0.0", r->code / 100);
 	mgmt_dlv_reply_format(r, diag, diag_size);
 }
@@ -480,7 +477,7 @@ static int after_seq(struct dlv_conn *c)
 		return conn_flush(c);
 	}
 	if (c->data_in_seq) {
-		if (c->data_reply != 354)	/* rcpts got DATA's result */
+		if (c->data_reply != 354) /* rcpts got DATA's result */
 			return finish_txn(c);
 		start_body(c);
 		if (conn_flush(c) < 0)
@@ -507,7 +504,7 @@ static void fail_accepted(struct dlv_conn *c, const struct mgmt_dlv_reply *r)
 	enum dlv_res res;
 
 	reply_outcome(r, &res, status, diag, sizeof(diag));
-	if (res == DLV_R_OK) {	/* 2xx to DATA makes no sense (§4.3.2) */
+	if (res == DLV_R_OK) { /* 2xx to DATA makes no sense (§4.3.2) */
 		res = DLV_R_DEFER;
 		snprintf(status, 16, "4.5.0");
 	}
@@ -796,9 +793,8 @@ static void on_readable(struct dlv_conn *c)
 		while (off < (size_t)n) {
 			struct mgmt_dlv_reply r;
 			size_t used;
-			int rc = mgmt_dlv_reply_parse(&c->rp, buf + off,
-						      (size_t)n - off, &used,
-						      &r);
+			int rc = mgmt_dlv_reply_parse(
+			    &c->rp, buf + off, (size_t)n - off, &used, &r);
 
 			off += used;
 			if (rc < 0) {
@@ -845,7 +841,7 @@ void dlv_conn_event(struct dlv_conn *c, uint32_t events)
 		return;
 	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
 		if (c->st == C_CONNECTING) {
-			on_writable(c);	/* reports the connect error */
+			on_writable(c); /* reports the connect error */
 			return;
 		}
 		on_readable(c);
@@ -855,14 +851,14 @@ void dlv_conn_event(struct dlv_conn *c, uint32_t events)
 static int conn_socket(struct dlv_dest *dest, int *fd_out)
 {
 	const struct mgmt_dlv_route *r = &dest->route;
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_NUMERICSERV };
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICSERV};
 	struct addrinfo *ai = NULL;
 	char port[8];
 	int fd, rc;
 
 	if (r->kind == MGMT_DLV_ROUTE_LMTP_UNIX) {
-		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		struct sockaddr_un sun = {.sun_family = AF_UNIX};
 
 		snprintf(sun.sun_path, sizeof(sun.sun_path), "%.107s", r->path);
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -884,8 +880,8 @@ static int conn_socket(struct dlv_dest *dest, int *fd_out)
 	rc = getaddrinfo(r->host, port, &hints, &ai);
 	if (rc != 0 || ai == NULL)
 		return -EHOSTUNREACH;
-	fd = socket(ai->ai_family,
-		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
 	if (fd < 0) {
 		rc = -errno;
 		freeaddrinfo(ai);
@@ -987,8 +983,8 @@ uint64_t dlv_conn_tick(struct dlv_dest *dest, uint64_t now)
 			continue;
 		}
 		if (c->st == C_READY && c->job == NULL) {
-			uint64_t idle_end = c->idle_since_ns +
-					    conf->idle_timeout_ns;
+			uint64_t idle_end =
+			    c->idle_since_ns + conf->idle_timeout_ns;
 
 			if (now >= idle_end || dest->paused ||
 			    dest->eng->paused_all) {

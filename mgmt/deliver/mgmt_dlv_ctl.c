@@ -96,33 +96,29 @@ json_t *mgmt_dlv_ctl_routes(struct mgmt_dlv *d)
 		return NULL;
 	}
 	for (unsigned i = 0; i < d->map_count; i++)
-		json_array_append_new(routes,
-				      json_pack("{s:s, s:s}", "domain",
-						d->map[i].domain, "dest",
-						d->map[i].dest->name));
+		json_array_append_new(
+		    routes, json_pack("{s:s, s:s}", "domain", d->map[i].domain,
+				      "dest", d->map[i].dest->name));
 	for (unsigned i = 0; i < d->dest_count; i++) {
 		const struct dlv_dest *x = d->dests[i];
 		bool down = x->down_until_ns > now;
 
 		json_array_append_new(
-			dests,
-			json_pack("{s:s, s:s, s:b, s:b, s:I, s:i, s:i, s:i, "
-				  "s:I, s:I, s:I, s:I, s:s}",
-				  "name", x->name, "kind",
-				  mgmt_dlv_route_kind_name(x->route.kind),
-				  "paused", x->paused || d->paused_all,
-				  "down", down, "down_for_ms",
-				  (json_int_t)(down ? (x->down_until_ns - now) /
-							      1000000
-						    : 0),
-				  "connections", (int)x->conn_count, "busy",
-				  (int)dlv_conn_busy_count(x), "queued",
-				  (int)x->q_count, "deferred_rcpts",
-				  (json_int_t)x->deferred_rcpts, "delivered",
-				  (json_int_t)x->delivered, "deferred",
-				  (json_int_t)x->deferred, "bounced",
-				  (json_int_t)x->bounced, "last_error",
-				  x->last_error));
+		    dests,
+		    json_pack(
+			"{s:s, s:s, s:b, s:b, s:I, s:i, s:i, s:i, "
+			"s:I, s:I, s:I, s:I, s:s}",
+			"name", x->name, "kind",
+			mgmt_dlv_route_kind_name(x->route.kind), "paused",
+			x->paused || d->paused_all, "down", down, "down_for_ms",
+			(json_int_t)(down ? (x->down_until_ns - now) / 1000000
+					  : 0),
+			"connections", (int)x->conn_count, "busy",
+			(int)dlv_conn_busy_count(x), "queued", (int)x->q_count,
+			"deferred_rcpts", (json_int_t)x->deferred_rcpts,
+			"delivered", (json_int_t)x->delivered, "deferred",
+			(json_int_t)x->deferred, "bounced",
+			(json_int_t)x->bounced, "last_error", x->last_error));
 	}
 	json_object_set_new(out, "default", json_string(d->default_dest->name));
 	json_object_set_new(out, "routes", routes);

@@ -21,15 +21,14 @@
 #include "mgmt_dlv_sbuf.h"
 #include "mx_time.h"
 
-#define DSN_NOTIFY_SUCCESS 0x01	/* same bits as Q_NOTIFY_* */
+#define DSN_NOTIFY_SUCCESS 0x01 /* same bits as Q_NOTIFY_* */
 #define DSN_NOTIFY_FAILURE 0x02
 #define DSN_NOTIFY_DELAY 0x04
 #define DSN_NOTIFY_NEVER 0x08
 #define DSN_RET_HDRS 2
-#define DSN_VALUE_MAX 900	/* keeps every line under 998 octets */
+#define DSN_VALUE_MAX 900 /* keeps every line under 998 octets */
 
-bool mgmt_dlv_dsn_notify_wants(uint8_t notify,
-			       enum mgmt_dlv_dsn_action action,
+bool mgmt_dlv_dsn_notify_wants(uint8_t notify, enum mgmt_dlv_dsn_action action,
 			       bool delay_default)
 {
 	if (notify & DSN_NOTIFY_NEVER)
@@ -47,7 +46,7 @@ static int hexval(char c)
 		return c - '0';
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
-	return -1;	/* RFC 3461 §4: upper-case hex only */
+	return -1; /* RFC 3461 §4: upper-case hex only */
 }
 
 int mgmt_dlv_xtext_decode(const char *in, char *buf, size_t size)
@@ -126,14 +125,14 @@ static void put_human(struct mgmt_dlv_sbuf *b, const struct mgmt_dlv_dsn_msg *m,
 	mgmt_dlv_sbuf_puts(b, ".\r\n\r\n");
 	if (delayed)
 		mgmt_dlv_sbuf_puts(
-			b, "Your message could not be delivered yet to the "
-			   "recipients below.\r\nThe mail system will keep "
-			   "trying; you do not need to send it again.\r\n");
+		    b, "Your message could not be delivered yet to the "
+		       "recipients below.\r\nThe mail system will keep "
+		       "trying; you do not need to send it again.\r\n");
 	else
 		mgmt_dlv_sbuf_puts(
-			b, "Your message could not be delivered to the "
-			   "recipients below.\r\nThe mail system has given up; "
-			   "its headers or the whole message follow.\r\n");
+		    b, "Your message could not be delivered to the "
+		       "recipients below.\r\nThe mail system has given up; "
+		       "its headers or the whole message follow.\r\n");
 	if (m->queue_id) {
 		mgmt_dlv_sbuf_puts(b, "Queue id: ");
 		mgmt_dlv_sbuf_put_clean(b, m->queue_id, 64);
@@ -213,7 +212,7 @@ static void put_status(struct mgmt_dlv_sbuf *b,
 int mgmt_dlv_dsn_build(const struct mgmt_dlv_dsn_msg *m, uint8_t **out,
 		       size_t *out_len)
 {
-	struct mgmt_dlv_sbuf b = { 0 };
+	struct mgmt_dlv_sbuf b = {0};
 	char boundary[96], date[40];
 	bool delayed = true, headers_only, eight;
 	size_t ret_len;
@@ -273,8 +272,8 @@ int mgmt_dlv_dsn_build(const struct mgmt_dlv_dsn_msg *m, uint8_t **out,
 		mgmt_dlv_sbuf_puts(&b, "Content-Transfer-Encoding: 8bit\r\n");
 	mgmt_dlv_sbuf_puts(&b, "\r\n");
 	mgmt_dlv_sbuf_append(&b, m->body, ret_len);
-	if (ret_len >= 2 && !(m->body[ret_len - 2] == '\r' &&
-			      m->body[ret_len - 1] == '\n'))
+	if (ret_len >= 2 &&
+	    !(m->body[ret_len - 2] == '\r' && m->body[ret_len - 1] == '\n'))
 		mgmt_dlv_sbuf_puts(&b, "\r\n");
 	mgmt_dlv_sbuf_printf(&b, "\r\n--%s--\r\n", boundary);
 

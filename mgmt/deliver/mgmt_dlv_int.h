@@ -29,49 +29,49 @@
 #define DLV_NAME_SIZE (MGMT_DLV_ROUTE_PATH_SIZE + 32)
 
 enum dlv_res {
-	DLV_R_NONE = 0,		/* not attempted this round */
+	DLV_R_NONE = 0, /* not attempted this round */
 	DLV_R_OK,
 	DLV_R_DEFER,
 	DLV_R_BOUNCE,
 };
 
 struct dlv_rcpt_res {
-	uint8_t res;		/* enum dlv_res */
-	char status[16];	/* RFC 3463 code */
+	uint8_t res;	 /* enum dlv_res */
+	char status[16]; /* RFC 3463 code */
 	char diag[DLV_DIAG_SIZE];
 	bool diag_is_smtp;
-	const struct dlv_dest *dest;	/* remote MTA for the DSN */
+	const struct dlv_dest *dest; /* remote MTA for the DSN */
 };
 
 enum dlv_inject_state {
 	DLV_INJ_NONE = 0,
-	DLV_INJ_WAITING,	/* bounce handed to inject_async, not durable */
-	DLV_INJ_COMPLETED,	/* its completion came during the call */
+	DLV_INJ_WAITING,   /* bounce handed to inject_async, not durable */
+	DLV_INJ_COMPLETED, /* its completion came during the call */
 };
 
 struct dlv_msg {
 	uint64_t id;
 	struct dlv_msg *hash_next;
 	unsigned jobs_left;
-	uint32_t attempts;		/* failed attempts before this round */
+	uint32_t attempts; /* failed attempts before this round */
 	uint64_t received_wall_ns;
 	uint64_t started_wall_ns;
-	uint64_t prev_attempt_wall_ns;	/* estimated; 0 = first attempt */
-	uint8_t inject_state;		/* enum dlv_inject_state */
-	bool in_bounce;			/* inside the inject_async call */
+	uint64_t prev_attempt_wall_ns; /* estimated; 0 = first attempt */
+	uint8_t inject_state;	       /* enum dlv_inject_state */
+	bool in_bounce;		       /* inside the inject_async call */
 	int inject_status;
 	uint32_t rcpt_count;
-	struct dlv_rcpt_res *res;	/* rcpt_count entries */
+	struct dlv_rcpt_res *res; /* rcpt_count entries */
 };
 
 struct dlv_job {
 	struct dlv_msg *msg;
 	struct dlv_dest *dest;
-	struct dlv_job *next;		/* in the destination's queue */
+	struct dlv_job *next; /* in the destination's queue */
 	unsigned rcpt_count;
-	unsigned *rcpt;			/* indexes into the envelope */
-	unsigned accepted_count;	/* RCPT accepted in the transaction */
-	unsigned *accepted;		/* positions in rcpt[] */
+	unsigned *rcpt;		 /* indexes into the envelope */
+	unsigned accepted_count; /* RCPT accepted in the transaction */
+	unsigned *accepted;	 /* positions in rcpt[] */
 };
 
 struct dlv_conn;
@@ -82,13 +82,13 @@ struct dlv_dest {
 	struct mgmt_dlv_route route;
 	struct dlv_job *q_head, *q_tail;
 	unsigned q_count;
-	struct dlv_conn *conns;		/* every connection, any state */
+	struct dlv_conn *conns; /* every connection, any state */
 	unsigned conn_count;
 	bool paused;
-	bool flush;			/* deferred mail for it is due now */
-	uint64_t down_until_ns;		/* monotonic; 0 = up */
+	bool flush;		/* deferred mail for it is due now */
+	uint64_t down_until_ns; /* monotonic; 0 = up */
 	char last_error[DLV_DIAG_SIZE];
-	uint64_t deferred_rcpts;	/* seen at the last scan */
+	uint64_t deferred_rcpts; /* seen at the last scan */
 	uint64_t delivered, deferred, bounced;
 };
 
@@ -116,10 +116,10 @@ struct mgmt_dlv {
 	bool paused_all;
 	bool flush_all;
 	bool scan_now;
-	bool scan_truncated;		/* the last scan left due mail behind */
-	unsigned freed_since_scan;	/* messages finished since then */
+	bool scan_truncated;	   /* the last scan left due mail behind */
+	unsigned freed_since_scan; /* messages finished since then */
 	uint64_t next_scan_ns;
-	uint64_t next_deadline_ns;	/* earliest connection deadline */
+	uint64_t next_deadline_ns; /* earliest connection deadline */
 	uint64_t rng;
 };
 

@@ -23,7 +23,7 @@ void dlv_local_run(struct mgmt_dlv *d, struct dlv_job *job)
 		return;
 	}
 	if (dlv_msg_view(d, job->msg->id, &v) < 0) {
-		dlv_job_done(d, job);	/* gone: nothing to deliver */
+		dlv_job_done(d, job); /* gone: nothing to deliver */
 		return;
 	}
 	for (unsigned pos = 0; pos < job->rcpt_count; pos++) {

@@ -33,9 +33,9 @@ static int io_fail(struct mgmt_dlv_maildir_result *res, const char *what,
 	const char *status = "4.3.0";
 
 	if (err == ENOSPC)
-		status = "4.3.1";	/* RFC 3463: mail system full */
+		status = "4.3.1"; /* RFC 3463: mail system full */
 	else if (err == EDQUOT)
-		status = "4.2.2";	/* mailbox full */
+		status = "4.2.2"; /* mailbox full */
 	set_fail(res, false, status, what, err);
 	return -err;
 }
@@ -141,14 +141,14 @@ int mgmt_dlv_maildir_deliver(const char *root, const char *rcpt,
 			     struct mgmt_dlv_maildir_result *res)
 {
 	char user[256], domain[256], box[PATH_MAX], tmp[PATH_MAX],
-		fresh[PATH_MAX], host[64], head[1024];
+	    fresh[PATH_MAX], host[64], head[1024];
 	const char *at = strrchr(rcpt, '@');
 	struct timeval tv;
 	int fd, rc, n;
 
 	memset(res, 0, sizeof(*res));
-	if (at == NULL || name_part(rcpt, (size_t)(at - rcpt), user,
-				    sizeof(user)) < 0 ||
+	if (at == NULL ||
+	    name_part(rcpt, (size_t)(at - rcpt), user, sizeof(user)) < 0 ||
 	    name_part(at + 1, strlen(at + 1), domain, sizeof(domain)) < 0) {
 		set_fail(res, true, "5.1.3", "recipient unusable as a mailbox",
 			 0);
@@ -167,7 +167,7 @@ int mgmt_dlv_maildir_deliver(const char *root, const char *rcpt,
 	snprintf(box, sizeof(box), "%.3500s/%s/%s", root, domain, user);
 	if ((rc = mkdir_one(box)) < 0)
 		return io_fail(res, "mkdir mailbox", -rc);
-	static const char *const subs[] = { "tmp", "new", "cur" };
+	static const char *const subs[] = {"tmp", "new", "cur"};
 	for (unsigned i = 0; i < 3; i++) {
 		snprintf(tmp, sizeof(tmp), "%.4000s/%s", box, subs[i]);
 		if ((rc = mkdir_one(tmp)) < 0)
@@ -177,7 +177,7 @@ int mgmt_dlv_maildir_deliver(const char *root, const char *rcpt,
 	if (gethostname(host, sizeof(host)) < 0)
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
-	for (char *p = host; *p; p++)	/* the name must not hold '/' or ':' */
+	for (char *p = host; *p; p++) /* the name must not hold '/' or ':' */
 		if (*p == '/' || *p == ':')
 			*p = '_';
 	gettimeofday(&tv, NULL);
@@ -190,8 +190,9 @@ int mgmt_dlv_maildir_deliver(const char *root, const char *rcpt,
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return io_fail(res, "create in tmp", errno);
-	n = snprintf(head, sizeof(head), "Return-Path: <%.400s>\nDelivered-To: %.400s\n",
-		     mail_from, rcpt);
+	n = snprintf(head, sizeof(head),
+		     "Return-Path: <%.400s>\nDelivered-To: %.400s\n", mail_from,
+		     rcpt);
 	rc = write_all(fd, head, (size_t)n);
 	if (rc == 0)
 		rc = write_body(fd, body, body_len);

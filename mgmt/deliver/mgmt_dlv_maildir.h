@@ -22,9 +22,9 @@
 #include <stdint.h>
 
 struct mgmt_dlv_maildir_result {
-	bool permanent;		/* on failure: bounce rather than defer */
-	char status[16];	/* RFC 3463 code of the failure */
-	char diag[256];		/* human reason */
+	bool permanent;	 /* on failure: bounce rather than defer */
+	char status[16]; /* RFC 3463 code of the failure */
+	char diag[256];	 /* human reason */
 };
 
 /*

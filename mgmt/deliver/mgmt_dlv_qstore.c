@@ -49,13 +49,11 @@ void mgmt_dlv_source_qstore(struct mgmt_dlv_source *src, struct q_store *s,
 	src->inject_arg = inject_arg;
 }
 
-void mgmt_dlv_source_qstore_async(struct mgmt_dlv_source *src,
-				  struct q_store *s,
-				  int (*inject_async)(void *,
-						      const struct q_envelope *,
-						      const uint8_t *, size_t,
-						      uint64_t),
-				  void *inject_arg)
+void mgmt_dlv_source_qstore_async(
+    struct mgmt_dlv_source *src, struct q_store *s,
+    int (*inject_async)(void *, const struct q_envelope *, const uint8_t *,
+			size_t, uint64_t),
+    void *inject_arg)
 {
 	mgmt_dlv_source_qstore(src, s, NULL, inject_arg);
 	src->inject_async = inject_async;

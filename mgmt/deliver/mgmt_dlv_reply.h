@@ -19,13 +19,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MGMT_DLV_REPLY_TEXT_SIZE 2048	/* kept text, lines joined by '\n' */
-#define MGMT_DLV_REPLY_LINE_MAX 4096	/* longer lines are truncated */
-#define MGMT_DLV_REPLY_LINES_MAX 200	/* lines in one reply */
+#define MGMT_DLV_REPLY_TEXT_SIZE 2048 /* kept text, lines joined by '\n' */
+#define MGMT_DLV_REPLY_LINE_MAX 4096  /* longer lines are truncated */
+#define MGMT_DLV_REPLY_LINES_MAX 200  /* lines in one reply */
 
 struct mgmt_dlv_reply {
-	int code;			/* 200..599 */
-	char enh[16];			/* "4.2.1" or "" */
+	int code;			     /* 200..599 */
+	char enh[16];			     /* "4.2.1" or "" */
 	char text[MGMT_DLV_REPLY_TEXT_SIZE]; /* lines without the code */
 	size_t text_len;
 	unsigned line_count;
@@ -34,7 +34,7 @@ struct mgmt_dlv_reply {
 struct mgmt_dlv_reply_parser {
 	char line[MGMT_DLV_REPLY_LINE_MAX];
 	size_t line_len;
-	int code;			/* code of the lines so far, 0 if none */
+	int code; /* code of the lines so far, 0 if none */
 	unsigned line_count;
 	struct mgmt_dlv_reply cur;
 };

@@ -98,8 +98,8 @@ static int parse_inet(const char *s, struct mgmt_dlv_route *r,
 	if (*s == '\0')
 		return 0;
 	if (*s != ':')
-		return route_err(err, err_size,
-				 "unexpected \"%s\" after host", s);
+		return route_err(err, err_size, "unexpected \"%s\" after host",
+				 s);
 	s++;
 	if (*s == '\0')
 		return route_err(err, err_size, "empty port");
@@ -113,8 +113,7 @@ static int parse_inet(const char *s, struct mgmt_dlv_route *r,
 			break;
 	}
 	if (port == 0 || port > 65535)
-		return route_err(err, err_size, "port out of range: \"%s\"",
-				 s);
+		return route_err(err, err_size, "port out of range: \"%s\"", s);
 	r->port = (uint16_t)port;
 	return 0;
 }
@@ -144,8 +143,8 @@ static bool has_prefix(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-int mgmt_dlv_route_parse(const char *text, struct mgmt_dlv_route *r,
-			 char *err, size_t err_size)
+int mgmt_dlv_route_parse(const char *text, struct mgmt_dlv_route *r, char *err,
+			 size_t err_size)
 {
 	if (err_size > 0)
 		err[0] = '\0';
@@ -172,8 +171,8 @@ int mgmt_dlv_route_parse(const char *text, struct mgmt_dlv_route *r,
 	}
 	if (has_prefix(text, "maildir:")) {
 		r->kind = MGMT_DLV_ROUTE_MAILDIR;
-		return parse_path(text + 8, r->path, sizeof(r->path),
-				  "maildir", err, err_size);
+		return parse_path(text + 8, r->path, sizeof(r->path), "maildir",
+				  err, err_size);
 	}
 	return route_err(err, err_size,
 			 "unknown route \"%s\" (want smtp:[host]:port, "

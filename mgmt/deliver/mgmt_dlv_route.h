@@ -27,14 +27,14 @@ enum mgmt_dlv_route_kind {
 	MGMT_DLV_ROUTE_DISCARD,
 };
 
-#define MGMT_DLV_ROUTE_HOST_SIZE 256	/* RFC 1035 §2.3.4: names <= 253 */
+#define MGMT_DLV_ROUTE_HOST_SIZE 256 /* RFC 1035 §2.3.4: names <= 253 */
 #define MGMT_DLV_ROUTE_PATH_SIZE 4096
 
 struct mgmt_dlv_route {
 	enum mgmt_dlv_route_kind kind;
-	uint16_t port;				/* SMTP, LMTP_TCP */
-	char host[MGMT_DLV_ROUTE_HOST_SIZE];	/* without brackets */
-	char path[MGMT_DLV_ROUTE_PATH_SIZE];	/* LMTP_UNIX, MAILDIR */
+	uint16_t port;			     /* SMTP, LMTP_TCP */
+	char host[MGMT_DLV_ROUTE_HOST_SIZE]; /* without brackets */
+	char path[MGMT_DLV_ROUTE_PATH_SIZE]; /* LMTP_UNIX, MAILDIR */
 };
 
 /*

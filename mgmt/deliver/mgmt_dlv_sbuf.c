@@ -70,8 +70,7 @@ void mgmt_dlv_sbuf_printf(struct mgmt_dlv_sbuf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-void mgmt_dlv_sbuf_put_clean(struct mgmt_dlv_sbuf *b, const char *s,
-			     size_t max)
+void mgmt_dlv_sbuf_put_clean(struct mgmt_dlv_sbuf *b, const char *s, size_t max)
 {
 	size_t n = strnlen(s, max);
 

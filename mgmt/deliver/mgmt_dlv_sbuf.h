@@ -21,12 +21,12 @@ struct mgmt_dlv_sbuf {
 void mgmt_dlv_sbuf_append(struct mgmt_dlv_sbuf *b, const void *p, size_t n);
 void mgmt_dlv_sbuf_puts(struct mgmt_dlv_sbuf *b, const char *s);
 void mgmt_dlv_sbuf_printf(struct mgmt_dlv_sbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* Appends s with CR, LF and other control bytes replaced by spaces, at
  * most max bytes: for header values built from peer data. */
 void mgmt_dlv_sbuf_put_clean(struct mgmt_dlv_sbuf *b, const char *s,
 			     size_t max);
-void mgmt_dlv_sbuf_reset(struct mgmt_dlv_sbuf *b);	/* len = 0, keeps memory */
+void mgmt_dlv_sbuf_reset(struct mgmt_dlv_sbuf *b); /* len = 0, keeps memory */
 void mgmt_dlv_sbuf_free(struct mgmt_dlv_sbuf *b);
 
 #endif

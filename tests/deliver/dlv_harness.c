@@ -48,7 +48,7 @@ static struct q_shard *shard;
 static uint64_t spec_ids[MSGS_MAX];
 static unsigned spec_count;
 static uint64_t bounce_ids[MSGS_MAX];
-static bool spec_seen[MSGS_MAX], bounce_seen[MSGS_MAX];	/* indexed once */
+static bool spec_seen[MSGS_MAX], bounce_seen[MSGS_MAX]; /* indexed once */
 static unsigned bounce_count;
 static const char *bounce_dir;
 static int last_done_status;
@@ -75,7 +75,7 @@ static int queue_msg(const struct q_envelope *env, const uint8_t *body,
 	last_done_status = 1;
 	q_shard_msg_commit(m);
 	q_shard_flush(shard);
-	return last_done_status;	/* Q_IO_SYNC: done() already ran */
+	return last_done_status; /* Q_IO_SYNC: done() already ran */
 }
 
 static struct mgmt_dlv *eng;
@@ -85,8 +85,8 @@ static uint64_t done_token[MSGS_MAX];
 static int done_status[MSGS_MAX];
 static unsigned done_count;
 
-static int inject(void *arg, const struct q_envelope *env,
-		  const uint8_t *body, size_t len);
+static int inject(void *arg, const struct q_envelope *env, const uint8_t *body,
+		  size_t len);
 
 /* The daemon's asynchronous inject: the completion comes later (from the
  * loop), or at once, or reports a lost bounce. */
@@ -97,7 +97,7 @@ static int inject_async(void *arg, const struct q_envelope *env,
 
 	if (inject_fail > 0) {
 		inject_fail--;
-		rc = -EIO;	/* the write failed: nothing was queued */
+		rc = -EIO; /* the write failed: nothing was queued */
 	} else {
 		rc = inject(arg, env, body, len);
 		if (rc < 0)
@@ -128,8 +128,8 @@ static void deliver_completions(void)
 }
 
 /* The daemon's inject: a bounce enters the queue like any message. */
-static int inject(void *arg, const struct q_envelope *env,
-		  const uint8_t *body, size_t len)
+static int inject(void *arg, const struct q_envelope *env, const uint8_t *body,
+		  size_t len)
 {
 	uint64_t id;
 	int rc;
@@ -160,19 +160,19 @@ static uint8_t notify_bits(json_t *arr)
 	static const struct {
 		const char *name;
 		uint8_t bit;
-	} names[] = { { "SUCCESS", Q_NOTIFY_SUCCESS },
-		      { "FAILURE", Q_NOTIFY_FAILURE },
-		      { "DELAY", Q_NOTIFY_DELAY },
-		      { "NEVER", Q_NOTIFY_NEVER } };
+	} names[] = {{"SUCCESS", Q_NOTIFY_SUCCESS},
+		     {"FAILURE", Q_NOTIFY_FAILURE},
+		     {"DELAY", Q_NOTIFY_DELAY},
+		     {"NEVER", Q_NOTIFY_NEVER}};
 	uint8_t bits = 0;
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(arr, i, v)
-		for (unsigned k = 0; k < 4; k++)
-			if (json_is_string(v) &&
-			    strcmp(json_string_value(v), names[k].name) == 0)
-				bits |= names[k].bit;
+	json_array_foreach(arr, i, v) for (unsigned k = 0; k < 4;
+					   k++) if (json_is_string(v) &&
+						    strcmp(json_string_value(v),
+							   names[k].name) == 0)
+	    bits |= names[k].bit;
 	return bits;
 }
 
@@ -181,11 +181,13 @@ static int queue_spec(json_t *msgs)
 	size_t i;
 	json_t *jm;
 
-	json_array_foreach(msgs, i, jm) {
+	json_array_foreach(msgs, i, jm)
+	{
 		json_t *jr = json_object_get(jm, "rcpts"), *x;
 		struct q_rcpt rc[16];
-		struct q_envelope env = { 0 };
-		const char *body = json_string_value(json_object_get(jm, "body"));
+		struct q_envelope env = {0};
+		const char *body =
+		    json_string_value(json_object_get(jm, "body"));
 		const char *ret = json_string_value(json_object_get(jm, "ret"));
 		size_t k;
 		int rcode;
@@ -193,34 +195,35 @@ static int queue_spec(json_t *msgs)
 		if (spec_count == MSGS_MAX || json_array_size(jr) > 16)
 			return -E2BIG;
 		memset(rc, 0, sizeof(rc));
-		json_array_foreach(jr, k, x) {
+		json_array_foreach(jr, k, x)
+		{
 			rc[k].addr = (char *)json_string_value(
-				json_object_get(x, "addr"));
-			rc[k].notify = notify_bits(json_object_get(x, "notify"));
+			    json_object_get(x, "addr"));
+			rc[k].notify =
+			    notify_bits(json_object_get(x, "notify"));
 			rc[k].orcpt = (char *)json_string_value(
-				json_object_get(x, "orcpt"));
+			    json_object_get(x, "orcpt"));
 		}
 		env.client_addr = (char *)"127.0.0.1";
 		env.helo = (char *)"client.test";
 		env.proto = (char *)"ESMTP";
-		env.mail_from = (char *)json_string_value(
-			json_object_get(jm, "from"));
-		env.envid = (char *)json_string_value(
-			json_object_get(jm, "envid"));
-		env.ret = ret == NULL ? Q_RET_NONE
+		env.mail_from =
+		    (char *)json_string_value(json_object_get(jm, "from"));
+		env.envid =
+		    (char *)json_string_value(json_object_get(jm, "envid"));
+		env.ret = ret == NULL		     ? Q_RET_NONE
 			  : strcmp(ret, "HDRS") == 0 ? Q_RET_HDRS
 						     : Q_RET_FULL;
 		env.rcpt = rc;
 		env.rcpt_count = (uint32_t)json_array_size(jr);
 		env.received_wall_ns =
-			mx_wall_ns() -
-			(uint64_t)json_integer_value(
-				json_object_get(jm, "age_ms")) *
-				1000000u;
+		    mx_wall_ns() - (uint64_t)json_integer_value(
+				       json_object_get(jm, "age_ms")) *
+				       1000000u;
 		if (body == NULL || env.mail_from == NULL)
 			return -EINVAL;
-		json_int_t copies = json_integer_value(
-			json_object_get(jm, "repeat"));
+		json_int_t copies =
+		    json_integer_value(json_object_get(jm, "repeat"));
 		for (json_int_t c = 0; c < (copies > 0 ? copies : 1); c++) {
 			if (spec_count == MSGS_MAX)
 				return -E2BIG;
@@ -239,7 +242,7 @@ static int queue_spec(json_t *msgs)
 
 static void watch_existing(void)
 {
-	static const enum q_state st[] = { Q_ST_SCANNED, Q_ST_DEFERRED };
+	static const enum q_state st[] = {Q_ST_SCANNED, Q_ST_DEFERRED};
 	struct q_msg_view v;
 
 	for (unsigned s = 0; s < 2; s++) {
@@ -262,12 +265,14 @@ static void run_ctl(struct mgmt_dlv *d, json_t *ctl, uint64_t start,
 	size_t i;
 	json_t *c;
 
-	json_array_foreach(ctl, i, c) {
+	json_array_foreach(ctl, i, c)
+	{
 		const char *cmd = json_string_value(json_object_get(c, "cmd"));
-		const char *dest = json_string_value(json_object_get(c, "dest"));
+		const char *dest =
+		    json_string_value(json_object_get(c, "dest"));
 		uint64_t at = start + (uint64_t)json_integer_value(
-					      json_object_get(c, "at_ms")) *
-					      1000000u;
+					  json_object_get(c, "at_ms")) *
+					  1000000u;
 		json_t *r;
 
 		if (json_is_true(json_object_get(c, "done")) ||
@@ -293,8 +298,8 @@ static unsigned scan_new(void)
 	static uint64_t ids[MSGS_MAX];
 	unsigned n = 0;
 
-	while (n < MSGS_MAX && q_store_next(store, Q_ST_NEW, n ? ids[n - 1] : 0,
-				       &v) == 0)
+	while (n < MSGS_MAX &&
+	       q_store_next(store, Q_ST_NEW, n ? ids[n - 1] : 0, &v) == 0)
 		ids[n++] = v.id;
 	for (unsigned i = 0; i < n; i++)
 		q_store_set_verdict(store, ids[i], Q_VERDICT_CLEAN, "harness");
@@ -347,8 +352,8 @@ static json_t *msg_json(uint64_t id)
 	}
 	st = json_array();
 	for (uint32_t i = 0; i < v.env->rcpt_count; i++) {
-		static const char *const names[] = { "pending", "delivered",
-						     "bounced", "deferred" };
+		static const char *const names[] = {"pending", "delivered",
+						    "bounced", "deferred"};
 		uint8_t s = v.rcpt_status ? v.rcpt_status[i] : 0;
 
 		json_array_append_new(st, json_string(s < 4 ? names[s] : "?"));
@@ -357,12 +362,13 @@ static json_t *msg_json(uint64_t id)
 		      "state", q_state_name(v.state), "attempts",
 		      (int)v.attempts, "rcpts", st, "from", v.env->mail_from,
 		      "last_error", v.last_error ? v.last_error : "");
-	json_object_set_new(o, "next_attempt_in_ms",
-			    json_integer(v.next_attempt_wall_ns > mx_wall_ns()
-						 ? (json_int_t)((v.next_attempt_wall_ns -
-								 mx_wall_ns()) /
-								1000000)
-						 : 0));
+	json_object_set_new(
+	    o, "next_attempt_in_ms",
+	    json_integer(
+		v.next_attempt_wall_ns > mx_wall_ns()
+		    ? (json_int_t)((v.next_attempt_wall_ns - mx_wall_ns()) /
+				   1000000)
+		    : 0));
 	json_object_set(last_seen, key, o);
 	return o;
 }
@@ -425,7 +431,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	shard = q_shard_create(store, 0);
-	if (shard == NULL || q_shard_attach(shard, NULL, 0, on_done, NULL) < 0) {
+	if (shard == NULL ||
+	    q_shard_attach(shard, NULL, 0, on_done, NULL) < 0) {
 		fprintf(stderr, "shard setup failed\n");
 		return 2;
 	}
@@ -440,11 +447,13 @@ int main(int argc, char **argv)
 	mgmt_dlv_conf_defaults(&dc);
 	dc.hostname = "gw.test";
 	if (json_object_get(spec, "hostname"))
-		dc.hostname = json_string_value(json_object_get(spec, "hostname"));
+		dc.hostname =
+		    json_string_value(json_object_get(spec, "hostname"));
 	if (json_object_get(spec, "default"))
 		dc.default_route =
-			json_string_value(json_object_get(spec, "default"));
-	json_object_foreach(json_object_get(spec, "routes"), key, jr) {
+		    json_string_value(json_object_get(spec, "default"));
+	json_object_foreach(json_object_get(spec, "routes"), key, jr)
+	{
 		if (nroutes == 16)
 			break;
 		routes[nroutes].domain = key;
@@ -454,26 +463,26 @@ int main(int argc, char **argv)
 	dc.route_count = nroutes;
 	if (json_object_get(spec, "retry"))
 		dc.retry_schedule =
-			json_string_value(json_object_get(spec, "retry"));
+		    json_string_value(json_object_get(spec, "retry"));
 	dc.retry_jitter_pct = 0;
 	dc.max_lifetime_ns =
-		(uint64_t)get_int(spec, "lifetime_ms", 5 * 86400000ll) *
-		1000000u;
-	dc.dest_retry_ns = (uint64_t)get_int(spec, "dest_retry_ms", 500) *
-			   1000000u;
+	    (uint64_t)get_int(spec, "lifetime_ms", 5 * 86400000ll) * 1000000u;
+	dc.dest_retry_ns =
+	    (uint64_t)get_int(spec, "dest_retry_ms", 500) * 1000000u;
 	dc.idle_timeout_ns = (uint64_t)get_int(spec, "idle_ms", 300) * 1000000u;
 	dc.scan_interval_ns = 100000000u;
 	dc.dest_conn_max = (unsigned)get_int(spec, "conn_max", 2);
-	dc.delay_warn_ns = (uint64_t)get_int(spec, "delay_warn_ms", 0) *
-			   1000000u;
+	dc.delay_warn_ns =
+	    (uint64_t)get_int(spec, "delay_warn_ms", 0) * 1000000u;
 	tmo = (uint64_t)get_int(spec, "timeout_ms", 5000) * 1000000u;
 	dc.timeouts.connect_ns = dc.timeouts.greeting_ns = dc.timeouts.helo_ns =
-		dc.timeouts.mail_ns = dc.timeouts.rcpt_ns =
-			dc.timeouts.data_init_ns = dc.timeouts.data_block_ns =
-				dc.timeouts.data_term_ns = dc.timeouts.rset_ns =
-					dc.timeouts.quit_ns = tmo;
+	    dc.timeouts.mail_ns = dc.timeouts.rcpt_ns =
+		dc.timeouts.data_init_ns = dc.timeouts.data_block_ns =
+		    dc.timeouts.data_term_ns = dc.timeouts.rset_ns =
+			dc.timeouts.quit_ns = tmo;
 	if (json_object_get(spec, "inject"))
-		inject_mode = json_string_value(json_object_get(spec, "inject"));
+		inject_mode =
+		    json_string_value(json_object_get(spec, "inject"));
 	inject_fail = (int)get_int(spec, "inject_fail", 0);
 	if (strcmp(inject_mode, "sync") == 0)
 		mgmt_dlv_source_qstore(&src, store, inject, NULL);
@@ -493,7 +502,7 @@ int main(int argc, char **argv)
 	last_seen = json_object();
 	json_t *ctl = json_object_get(spec, "ctl"), *ctl_results = json_array();
 	for (;;) {
-		struct pollfd pfd = { .fd = mgmt_dlv_fd(d), .events = POLLIN };
+		struct pollfd pfd = {.fd = mgmt_dlv_fd(d), .events = POLLIN};
 		int t;
 
 		if (q_store_poll(store) < 0) {
@@ -512,12 +521,13 @@ int main(int argc, char **argv)
 		 * where they would cost more than the delivery. */
 		for (unsigned i = 0; spec_count <= 64 && i < spec_count; i++)
 			json_decref(msg_json(spec_ids[i]));
-		for (unsigned i = 0; bounce_count <= 64 && i < bounce_count; i++)
+		for (unsigned i = 0; bounce_count <= 64 && i < bounce_count;
+		     i++)
 			json_decref(msg_json(bounce_ids[i]));
-		bool specs_done = all_done(spec_ids, spec_seen, spec_count,
-					   stop_attempts);
-		bool bounces_done = all_done(bounce_ids, bounce_seen,
-					     bounce_count, 0);
+		bool specs_done =
+		    all_done(spec_ids, spec_seen, spec_count, stop_attempts);
+		bool bounces_done =
+		    all_done(bounce_ids, bounce_seen, bounce_count, 0);
 		if (mgmt_dlv_inflight(d) == 0 && specs_done && bounces_done)
 			break;
 		if (mx_now_ns() >= deadline) {
@@ -544,9 +554,9 @@ int main(int argc, char **argv)
 	json_object_set_new(out, "routes", mgmt_dlv_ctl_routes(d));
 	json_object_set_new(out, "timed_out", json_boolean(rc == 3));
 	json_object_set_new(out, "ctl", ctl_results);
-	json_object_set_new(out, "elapsed_ms",
-			    json_integer((json_int_t)((mx_now_ns() - start) /
-						      1000000)));
+	json_object_set_new(
+	    out, "elapsed_ms",
+	    json_integer((json_int_t)((mx_now_ns() - start) / 1000000)));
 	json_dumpf(out, stdout, JSON_INDENT(1) | JSON_SORT_KEYS);
 	putchar('\n');
 	json_decref(out);

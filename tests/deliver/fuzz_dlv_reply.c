@@ -29,7 +29,8 @@ static void fuzz_reply(const uint8_t *data, size_t size)
 	for (size_t off = size ? 1 : 0; off < size;) {
 		size_t n = size - off < chunk ? size - off : chunk;
 		size_t used = 0;
-		int rc = mgmt_dlv_reply_parse(&parser, data + off, n, &used, &r);
+		int rc =
+		    mgmt_dlv_reply_parse(&parser, data + off, n, &used, &r);
 
 		if (used > n || (rc == 0 && used != n))
 			abort();
@@ -60,14 +61,16 @@ static void fuzz_route(const uint8_t *data, size_t size)
 	if (mgmt_dlv_route_parse(text, &r, err, sizeof(err)) == 0) {
 		if (mgmt_dlv_route_format(&r, canon, sizeof(canon)) <= 0)
 			abort();
-		if (mgmt_dlv_route_parse(canon, &again, err, sizeof(err)) != 0 ||
+		if (mgmt_dlv_route_parse(canon, &again, err, sizeof(err)) !=
+			0 ||
 		    memcmp(&r, &again, sizeof(r)) != 0)
 			abort();
 	}
 	char dec[64];
 	int len = mgmt_dlv_xtext_decode(text, dec, sizeof(dec));
-	if (len >= (int)sizeof(dec) || (len >= 0 && strlen(dec) != (size_t)len &&
-					 memchr(dec, 0, (size_t)len) == NULL))
+	if (len >= (int)sizeof(dec) ||
+	    (len >= 0 && strlen(dec) != (size_t)len &&
+	     memchr(dec, 0, (size_t)len) == NULL))
 		abort();
 }
 

@@ -16,17 +16,26 @@ static const struct {
 	unsigned steps;
 	uint64_t first_ns, last_ns;
 } ok_cases[] = {
-	{ "5m,10m,20m,40m,80m,160m,4h", 7, 300 * S, 14400 * S },
-	{ "1s", 1, S, S },
-	{ "30s,30s,1m", 3, 30 * S, 60 * S },
-	{ " 1s , 2s ", 2, S, 2 * S },
-	{ "1d", 1, 86400 * S, 86400 * S },
+    {"5m,10m,20m,40m,80m,160m,4h", 7, 300 * S, 14400 * S},
+    {"1s", 1, S, S},
+    {"30s,30s,1m", 3, 30 * S, 60 * S},
+    {" 1s , 2s ", 2, S, 2 * S},
+    {"1d", 1, 86400 * S, 86400 * S},
 };
 
 static const char *const bad_cases[] = {
-	"", "0s", "5", "m", "5x", "1s,,2s", "2s,1s", "1s,", "-1s", "1.5s",
-	"1s,2s,3s,4s,5s,6s,7s,8s,9s,10s,11s,12s,13s,14s,15s,16s,17s,18s,19s,"
-	"20s,21s,22s,23s,24s,25s,26s,27s,28s,29s,30s,31s,32s,33s",
+    "",
+    "0s",
+    "5",
+    "m",
+    "5x",
+    "1s,,2s",
+    "2s,1s",
+    "1s,",
+    "-1s",
+    "1.5s",
+    "1s,2s,3s,4s,5s,6s,7s,8s,9s,10s,11s,12s,13s,14s,15s,16s,17s,18s,19s,"
+    "20s,21s,22s,23s,24s,25s,26s,27s,28s,29s,30s,31s,32s,33s",
 };
 
 int main(void)
@@ -54,8 +63,7 @@ int main(void)
 	CHECK(mgmt_dlv_backoff_parse("1s", 51, &b, err, sizeof(err)) == -22);
 
 	/* Without jitter: exact steps, the last repeats, attempt 0 = first. */
-	CHECK(mgmt_dlv_backoff_parse("1m,2m,4m", 0, &b, err, sizeof(err)) ==
-	      0);
+	CHECK(mgmt_dlv_backoff_parse("1m,2m,4m", 0, &b, err, sizeof(err)) == 0);
 	CHECK_EQ_U64(mgmt_dlv_backoff_delay_ns(&b, 0, 12345), 60 * S);
 	CHECK_EQ_U64(mgmt_dlv_backoff_delay_ns(&b, 1, 12345), 60 * S);
 	CHECK_EQ_U64(mgmt_dlv_backoff_delay_ns(&b, 2, 12345), 120 * S);

@@ -17,17 +17,17 @@
 static const char *golden_dir;
 
 static const char body[] =
-	"Received: from client.example (client.example [192.0.2.7])\r\n"
-	"From: Alice <alice@sender.example>\r\n"
-	"To: bob@dest.example, carol@dest.example\r\n"
-	"Subject: quarterly numbers\r\n"
-	"Message-ID: <m1@sender.example>\r\n"
-	"\r\n"
-	"Hello,\r\n"
-	".line starting with a dot\r\n"
-	"the numbers are attached.\r\n";
+    "Received: from client.example (client.example [192.0.2.7])\r\n"
+    "From: Alice <alice@sender.example>\r\n"
+    "To: bob@dest.example, carol@dest.example\r\n"
+    "Subject: quarterly numbers\r\n"
+    "Message-ID: <m1@sender.example>\r\n"
+    "\r\n"
+    "Hello,\r\n"
+    ".line starting with a dot\r\n"
+    "the numbers are attached.\r\n";
 
-#define ARRIVAL 1795000000000000000ull	/* 2026-11-18 */
+#define ARRIVAL 1795000000000000000ull /* 2026-11-18 */
 #define NOW (ARRIVAL + 5ull * 86400 * 1000000000ull + 7000000000ull)
 
 static void golden(const char *name, const uint8_t *data, size_t len)
@@ -53,8 +53,9 @@ static void golden(const char *name, const uint8_t *data, size_t len)
 	size_t n = fread(want, 1, sizeof(want), f);
 	fclose(f);
 	if (n != len || memcmp(want, data, len) != 0) {
-		fprintf(stderr, "%s differs from the output (%zu vs %zu bytes)\n",
-			path, n, len);
+		fprintf(stderr,
+			"%s differs from the output (%zu vs %zu bytes)\n", path,
+			n, len);
 		fwrite(data, 1, len, stderr);
 		CHECK(0);
 	}
@@ -63,34 +64,34 @@ static void golden(const char *name, const uint8_t *data, size_t len)
 static void test_failed_full(void)
 {
 	struct mgmt_dlv_dsn_rcpt r[2] = {
-		{ .addr = "bob@dest.example",
-		  .orcpt = "rfc822;Bob+2BTag@dest.example",
-		  .action = MGMT_DLV_DSN_FAILED,
-		  .status = "5.1.1",
-		  .remote_mta = "192.0.2.25",
-		  .diag = "550 5.1.1 <bob@dest.example>: no such user",
-		  .diag_is_smtp = true,
-		  .last_attempt_wall_ns = NOW },
-		{ .addr = "carol@dest.example",
-		  .action = MGMT_DLV_DSN_FAILED,
-		  .status = "4.4.7",
-		  .diag = "delivery time expired; last error: 451 4.3.0 "
-			  "try again\r\nInjected: header",
-		  .last_attempt_wall_ns = NOW },
+	    {.addr = "bob@dest.example",
+	     .orcpt = "rfc822;Bob+2BTag@dest.example",
+	     .action = MGMT_DLV_DSN_FAILED,
+	     .status = "5.1.1",
+	     .remote_mta = "192.0.2.25",
+	     .diag = "550 5.1.1 <bob@dest.example>: no such user",
+	     .diag_is_smtp = true,
+	     .last_attempt_wall_ns = NOW},
+	    {.addr = "carol@dest.example",
+	     .action = MGMT_DLV_DSN_FAILED,
+	     .status = "4.4.7",
+	     .diag = "delivery time expired; last error: 451 4.3.0 "
+		     "try again\r\nInjected: header",
+	     .last_attempt_wall_ns = NOW},
 	};
 	struct mgmt_dlv_dsn_msg m = {
-		.reporting_mta = "mx1.gw.example",
-		.mail_from = "alice@sender.example",
-		.envid = "QQ314159+2Bx",
-		.ret = 1,
-		.client_helo = "client.example",
-		.queue_id = "00000000000000a1",
-		.arrival_wall_ns = ARRIVAL,
-		.now_wall_ns = NOW,
-		.body = (const uint8_t *)body,
-		.body_len = sizeof(body) - 1,
-		.rcpt = r,
-		.rcpt_count = 2,
+	    .reporting_mta = "mx1.gw.example",
+	    .mail_from = "alice@sender.example",
+	    .envid = "QQ314159+2Bx",
+	    .ret = 1,
+	    .client_helo = "client.example",
+	    .queue_id = "00000000000000a1",
+	    .arrival_wall_ns = ARRIVAL,
+	    .now_wall_ns = NOW,
+	    .body = (const uint8_t *)body,
+	    .body_len = sizeof(body) - 1,
+	    .rcpt = r,
+	    .rcpt_count = 2,
 	};
 	uint8_t *out;
 	size_t len;
@@ -124,23 +125,23 @@ static void test_failed_full(void)
 static void test_delayed(void)
 {
 	struct mgmt_dlv_dsn_rcpt r = {
-		.addr = "bob@dest.example",
-		.action = MGMT_DLV_DSN_DELAYED,
-		.status = "4.4.1",
-		.remote_mta = "192.0.2.25",
-		.diag = "connect failed: Connection refused",
-		.last_attempt_wall_ns = NOW,
-		.will_retry_until_wall_ns = NOW + 86400000000000ull,
+	    .addr = "bob@dest.example",
+	    .action = MGMT_DLV_DSN_DELAYED,
+	    .status = "4.4.1",
+	    .remote_mta = "192.0.2.25",
+	    .diag = "connect failed: Connection refused",
+	    .last_attempt_wall_ns = NOW,
+	    .will_retry_until_wall_ns = NOW + 86400000000000ull,
 	};
 	struct mgmt_dlv_dsn_msg m = {
-		.reporting_mta = "mx1.gw.example",
-		.mail_from = "alice@sender.example",
-		.arrival_wall_ns = ARRIVAL,
-		.now_wall_ns = NOW,
-		.body = (const uint8_t *)body,
-		.body_len = sizeof(body) - 1,
-		.rcpt = &r,
-		.rcpt_count = 1,
+	    .reporting_mta = "mx1.gw.example",
+	    .mail_from = "alice@sender.example",
+	    .arrival_wall_ns = ARRIVAL,
+	    .now_wall_ns = NOW,
+	    .body = (const uint8_t *)body,
+	    .body_len = sizeof(body) - 1,
+	    .rcpt = &r,
+	    .rcpt_count = 1,
 	};
 	uint8_t *out;
 	size_t len;
@@ -153,26 +154,26 @@ static void test_delayed(void)
 static void test_rules(void)
 {
 	struct q_rcpt rc[4] = {
-		{ .addr = (char *)"a@x", .notify = 0 },
-		{ .addr = (char *)"b@x", .notify = Q_NOTIFY_NEVER },
-		{ .addr = (char *)"c@x", .notify = Q_NOTIFY_SUCCESS },
-		{ .addr = (char *)"d@x",
-		  .notify = Q_NOTIFY_FAILURE | Q_NOTIFY_DELAY,
-		  .orcpt = (char *)"rfc822;d@x" },
+	    {.addr = (char *)"a@x", .notify = 0},
+	    {.addr = (char *)"b@x", .notify = Q_NOTIFY_NEVER},
+	    {.addr = (char *)"c@x", .notify = Q_NOTIFY_SUCCESS},
+	    {.addr = (char *)"d@x",
+	     .notify = Q_NOTIFY_FAILURE | Q_NOTIFY_DELAY,
+	     .orcpt = (char *)"rfc822;d@x"},
 	};
 	struct q_envelope env = {
-		.mail_from = (char *)"s@y",
-		.rcpt = rc,
-		.rcpt_count = 4,
-		.helo = (char *)"h",
+	    .mail_from = (char *)"s@y",
+	    .rcpt = rc,
+	    .rcpt_count = 4,
+	    .helo = (char *)"h",
 	};
 	struct q_msg_view v = {
-		.id = 7,
-		.state = Q_ST_DEFERRED,
-		.env = &env,
-		.body = (const uint8_t *)body,
-		.body_len = sizeof(body) - 1,
-		.received_wall_ns = ARRIVAL,
+	    .id = 7,
+	    .state = Q_ST_DEFERRED,
+	    .env = &env,
+	    .body = (const uint8_t *)body,
+	    .body_len = sizeof(body) - 1,
+	    .received_wall_ns = ARRIVAL,
 	};
 	struct mgmt_dlv_bounce_rcpt br[4];
 	struct mgmt_dlv_bounce b;

@@ -22,46 +22,60 @@ struct reply_case {
 	const char *in;
 	struct want out[4];
 	unsigned out_count;
-	bool error;		/* ends in -EPROTO after the replies */
+	bool error; /* ends in -EPROTO after the replies */
 };
 
 static const struct reply_case cases[] = {
-	{ "greeting", "220 mx.example ESMTP\r\n",
-	  { { 220, "", "mx.example ESMTP" } }, 1, false },
-	{ "ehlo multiline",
-	  "250-mx.example\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250 CHUNKING\r\n",
-	  { { 250, "", "mx.example\nPIPELINING\nSIZE 1000\nCHUNKING" } }, 1,
-	  false },
-	{ "pipelined replies",
-	  "250 2.1.0 Ok\r\n550 5.1.1 <a@b>: unknown\r\n451 4.3.0 later\r\n354 go\r\n",
-	  { { 250, "2.1.0", "2.1.0 Ok" },
-	    { 550, "5.1.1", "5.1.1 <a@b>: unknown" },
-	    { 451, "4.3.0", "4.3.0 later" },
-	    { 354, "", "go" } },
-	  4, false },
-	{ "code only", "250\r\n", { { 250, "", "" } }, 1, false },
-	{ "bare lf", "250-a\n250 b\n", { { 250, "", "a\nb" } }, 1, false },
-	{ "enh class must match", "550 4.1.1 odd\r\n",
-	  { { 550, "", "4.1.1 odd" } }, 1, false },
-	{ "enh needs a space", "250 2.0.0x\r\n", { { 250, "", "2.0.0x" } }, 1,
-	  false },
-	{ "enh three digits", "452 4.123.456 full\r\n",
-	  { { 452, "4.123.456", "4.123.456 full" } }, 1, false },
-	{ "enh four digits refused", "452 4.1234.5 x\r\n",
-	  { { 452, "", "4.1234.5 x" } }, 1, false },
-	{ "lmtp per rcpt", "250 2.0.0 <a@x> saved\r\n452 4.2.2 <b@x> full\r\n",
-	  { { 250, "2.0.0", "2.0.0 <a@x> saved" },
-	    { 452, "4.2.2", "4.2.2 <b@x> full" } },
-	  2, false },
-	{ "mixed codes", "250-a\r\n251 b\r\n", { { 0, "", "" } }, 0, true },
-	{ "not digits", "2x0 hi\r\n", { { 0, "", "" } }, 0, true },
-	{ "short", "25\r\n", { { 0, "", "" } }, 0, true },
-	{ "bad separator", "250_x\r\n", { { 0, "", "" } }, 0, true },
-	{ "code 1xx", "100 x\r\n", { { 0, "", "" } }, 0, true },
-	{ "code 6xx", "600 x\r\n", { { 0, "", "" } }, 0, true },
-	{ "good then bad", "221 bye\r\nxyz\r\n", { { 221, "", "bye" } }, 1,
-	  true },
-	{ "incomplete", "250-a\r\n250 b", { { 0, "", "" } }, 0, false },
+    {"greeting",
+     "220 mx.example ESMTP\r\n",
+     {{220, "", "mx.example ESMTP"}},
+     1,
+     false},
+    {"ehlo multiline",
+     "250-mx.example\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250 CHUNKING\r\n",
+     {{250, "", "mx.example\nPIPELINING\nSIZE 1000\nCHUNKING"}},
+     1,
+     false},
+    {"pipelined replies",
+     "250 2.1.0 Ok\r\n550 5.1.1 <a@b>: unknown\r\n451 4.3.0 later\r\n354 "
+     "go\r\n",
+     {{250, "2.1.0", "2.1.0 Ok"},
+      {550, "5.1.1", "5.1.1 <a@b>: unknown"},
+      {451, "4.3.0", "4.3.0 later"},
+      {354, "", "go"}},
+     4,
+     false},
+    {"code only", "250\r\n", {{250, "", ""}}, 1, false},
+    {"bare lf", "250-a\n250 b\n", {{250, "", "a\nb"}}, 1, false},
+    {"enh class must match",
+     "550 4.1.1 odd\r\n",
+     {{550, "", "4.1.1 odd"}},
+     1,
+     false},
+    {"enh needs a space", "250 2.0.0x\r\n", {{250, "", "2.0.0x"}}, 1, false},
+    {"enh three digits",
+     "452 4.123.456 full\r\n",
+     {{452, "4.123.456", "4.123.456 full"}},
+     1,
+     false},
+    {"enh four digits refused",
+     "452 4.1234.5 x\r\n",
+     {{452, "", "4.1234.5 x"}},
+     1,
+     false},
+    {"lmtp per rcpt",
+     "250 2.0.0 <a@x> saved\r\n452 4.2.2 <b@x> full\r\n",
+     {{250, "2.0.0", "2.0.0 <a@x> saved"}, {452, "4.2.2", "4.2.2 <b@x> full"}},
+     2,
+     false},
+    {"mixed codes", "250-a\r\n251 b\r\n", {{0, "", ""}}, 0, true},
+    {"not digits", "2x0 hi\r\n", {{0, "", ""}}, 0, true},
+    {"short", "25\r\n", {{0, "", ""}}, 0, true},
+    {"bad separator", "250_x\r\n", {{0, "", ""}}, 0, true},
+    {"code 1xx", "100 x\r\n", {{0, "", ""}}, 0, true},
+    {"code 6xx", "600 x\r\n", {{0, "", ""}}, 0, true},
+    {"good then bad", "221 bye\r\nxyz\r\n", {{221, "", "bye"}}, 1, true},
+    {"incomplete", "250-a\r\n250 b", {{0, "", ""}}, 0, false},
 };
 
 struct got {
@@ -167,7 +181,7 @@ int main(void)
 	}
 	/* Formatting for diagnostics: one line, control bytes replaced. */
 	{
-		struct mgmt_dlv_reply r = { .code = 550 };
+		struct mgmt_dlv_reply r = {.code = 550};
 		char buf[64];
 
 		strcpy(r.text, "5.1.1 no\nsuch\tuser");
