@@ -22,7 +22,8 @@
  *     "messages": [ { "from": A, "rcpts": [ {"addr": A, "notify":
  *        ["FAILURE", ...], "orcpt": "rfc822;..."} ], "envid": S,
  *        "ret": "FULL"|"HDRS", "age_ms": N, "body": TEXT,
- *        "repeat": N (queue N copies; for measurements) } ] }
+ *        "8bit": true (BODY=8BITMIME), "repeat": N (queue N copies;
+ *        for measurements) } ] }
  * Stops when every queued message (bounces included) is DONE, or when
  * every spec message has stop_attempts attempts or is DONE and every bounce
  * is DONE, or after stop_after_ms (exit 3).
@@ -216,6 +217,8 @@ static int queue_spec(json_t *msgs)
 						     : Q_RET_FULL;
 		env.rcpt = rc;
 		env.rcpt_count = (uint32_t)json_array_size(jr);
+		if (json_is_true(json_object_get(jm, "8bit")))
+			env.flags |= Q_ENV_8BIT;
 		env.received_wall_ns =
 		    mx_wall_ns() - (uint64_t)json_integer_value(
 				       json_object_get(jm, "age_ms")) *

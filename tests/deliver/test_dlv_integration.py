@@ -80,7 +80,9 @@ class Env:
         check(wait_port(port), "smtp-sink on %d did not start" % port)
 
     def dovecot(self, users):
-        """A private Dovecot serving LMTP on DIR/lmtp, mail in Maildirs."""
+        """A private Dovecot serving LMTP on DIR/lmtp and on a loopback
+        port, mail in Maildirs.  Returns (socket, port, mail root)."""
+        port = free_port()
         base = os.path.join(self.dir, "dovecot")
         os.makedirs(base + "/run")
         mail = os.path.join(self.dir, "lmtpmail")
@@ -114,6 +116,10 @@ service lmtp {{
   unix_listener {b}/lmtp {{
     mode = 0666
   }}
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {port}
+  }}
 }}
 service anvil {{
   chroot =
@@ -121,7 +127,7 @@ service anvil {{
 service log {{
   chroot =
 }}
-""".format(b=base, pid=os.getpid()))
+""".format(b=base, pid=os.getpid(), port=port))
         subprocess.run(["dovecot", "-c", conf], check=True)
         self.dovecot_conf = conf
         sock = base + "/lmtp"
@@ -129,7 +135,8 @@ service log {{
         while not os.path.exists(sock) and time.time() < end:
             time.sleep(0.05)
         check(os.path.exists(sock), "dovecot lmtp socket missing")
-        return sock, mail
+        check(wait_port(port), "dovecot lmtp port")
+        return sock, port, mail
 
     def run(self, spec, background=False):
         spec.setdefault("queue_dir", os.path.join(self.dir, "queue"))
@@ -363,21 +370,25 @@ def sc_null_sender(env):
 def sc_lmtp_dovecot(env):
     """LMTP to a real Dovecot: per-recipient replies after DATA; two
     mailboxes get the message, the unknown user bounces."""
-    sock, lmail = env.dovecot(["alice@lmtp.test", "bob@lmtp.test"])
+    sock, port, lmail = env.dovecot(["alice@lmtp.test", "bob@lmtp.test",
+                                     "carol@tcp.test"])
     mail = os.path.join(env.dir, "mail")
     r = env.run({
-        "routes": {"lmtp.test": "lmtp:unix:" + sock},
+        "routes": {"lmtp.test": "lmtp:unix:" + sock,
+                   "tcp.test": "lmtp:[127.0.0.1]:%d" % port},
         "messages": [{"from": "s@sender.test",
                       "rcpts": [{"addr": "alice@lmtp.test"},
                                 {"addr": "ghost@lmtp.test"},
-                                {"addr": "bob@lmtp.test"}],
+                                {"addr": "bob@lmtp.test"},
+                                {"addr": "carol@tcp.test"}],
                       "body": body("via lmtp")}]})
     m = r["messages"][0]
-    check(m["rcpts"] == ["delivered", "bounced", "delivered"],
+    check(m["rcpts"] == ["delivered", "bounced", "delivered", "delivered"],
           "rcpts %s" % m["rcpts"])
-    for user in ("alice", "bob"):
-        box = mailbox.Maildir(os.path.join(lmail, "lmtp.test", user,
-                                           "Maildir"), create=False)
+    for dom, user in (("lmtp.test", "alice"), ("lmtp.test", "bob"),
+                      ("tcp.test", "carol")):
+        box = mailbox.Maildir(os.path.join(lmail, dom, user, "Maildir"),
+                              create=False)
         msgs = list(box)
         check(len(msgs) == 1, "%s has %d messages" % (user, len(msgs)))
         if msgs:
@@ -429,12 +440,20 @@ def sc_smtp_reuse(env):
     ok, dump = env.sink("ok")
     msgs = [{"from": "s@sender.test", "rcpts": [{"addr": "r%d@ok.test" % i}],
              "body": body("reuse %d" % i)} for i in range(6)]
+    msgs[5]["8bit"] = True
+    msgs[5]["body"] = body("reuse 5", "caf\u00e9 \u00fcber\r\n")
     r = env.run({"conn_max": 1, "idle_ms": 2000,
                  "routes": {"ok.test": "smtp:[127.0.0.1]:%d" % ok},
                  "messages": msgs})
     check(all(m["rcpts"] == ["delivered"] for m in r["messages"]),
           "all delivered")
-    check(len(dumps(dump)) == 6, "sink got %d" % len(dumps(dump)))
+    got = dumps(dump)
+    check(len(got) == 6, "sink got %d" % len(got))
+    eight = [g for g in got if "caf\u00e9".encode() in g]
+    check(len(eight) == 1 and b"BODY=8BITMIME" in eight[0],
+          "8-bit body announced with BODY=8BITMIME (RFC 6152)")
+    check(sum(b"BODY=8BITMIME" in g for g in got) == 1,
+          "7-bit mail sent without BODY=")
     c = r["counters"]
     check(c["dlv_conn_opened"] == 1, "one connection: %d" % c["dlv_conn_opened"])
     check(c["dlv_conn_reused"] == 5, "reused %d" % c["dlv_conn_reused"])
