@@ -688,11 +688,20 @@ static bool consider(struct mgmt_dlv *d, const struct q_msg_view *v,
 
 	if (n == 0)
 		return true;
+	due = v->state == Q_ST_SCANNED || d->flush_all ||
+	      v->next_attempt_wall_ns <= now_wall;
+	if (!due && !d->any_dest_flush) {
+		/* The common case in a deep queue: waiting for its time.
+		 * Only counted, without allocating. */
+		for (uint32_t i = 0; i < n; i++)
+			if (rcpt_pending(v, i))
+				route_lookup(d, env->rcpt[i].addr)
+					->deferred_rcpts++;
+		return true;
+	}
 	rd = calloc(n, sizeof(*rd));
 	if (rd == NULL)
 		return false;
-	due = v->state == Q_ST_SCANNED || d->flush_all ||
-	      v->next_attempt_wall_ns <= now_wall;
 	expired = now_wall >= received &&
 		  now_wall - received >= d->conf.max_lifetime_ns;
 	for (uint32_t i = 0; i < n; i++) {
@@ -844,6 +853,7 @@ static void scan(struct mgmt_dlv *d)
 		}
 	}
 	d->flush_all = false;
+	d->any_dest_flush = false;
 	for (unsigned i = 0; i < d->dest_count; i++)
 		d->dests[i]->flush = false;
 }

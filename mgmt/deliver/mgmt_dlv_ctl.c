@@ -79,6 +79,7 @@ json_t *mgmt_dlv_ctl_flush(struct mgmt_dlv *d, const char *what)
 	if (dest == NULL)
 		return ctl_error("unknown destination: ", what);
 	dest->flush = true;
+	d->any_dest_flush = true;
 	dest->down_until_ns = 0;
 	return json_pack("{s:b, s:s}", "ok", 1, "dest", dest->name);
 }
