@@ -47,9 +47,19 @@ vreply(struct dp_smtp_session *s, const char *fmt, va_list ap)
 	char *dst = (char *)s->out + s->out_tail;
 	int n;
 
-	n = vsnprintf(dst, room, fmt, ap);
-	if (n < 0 || (size_t)n + 2 > room)
-		return false;
+	if (strchr(fmt, '%') == NULL) {
+		/* Most replies are constant: skip the printf machinery. */
+		size_t len = strlen(fmt);
+
+		if (len + 2 > room)
+			return false;
+		memcpy(dst, fmt, len);
+		n = (int)len;
+	} else {
+		n = vsnprintf(dst, room, fmt, ap);
+		if (n < 0 || (size_t)n + 2 > room)
+			return false;
+	}
 	dst[n] = '\r';
 	dst[n + 1] = '\n';
 	s->out_tail += (size_t)n + 2;
