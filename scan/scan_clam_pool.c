@@ -449,6 +449,12 @@ static void timers(struct scan_clam_pool *p)
 {
 	uint64_t now = mx_now_ms(), next = 0;
 
+	/* A slot being drained for a reload may have died meanwhile: the
+	 * ready candidate takes it over now rather than waiting for a
+	 * verdict that will not come. */
+	if (p->reloading)
+		reload_step(p);
+
 	for (int i = 0; i <= cand(p); i++) {
 		struct scanner *s = &p->sc[i];
 		if (s->st == SC_BUSY && now >= s->deadline_ms) {
@@ -645,6 +651,8 @@ int scan_clam_pool_create(const struct scan_clam_conf *conf,
 
 	if (!conf->done || !conf->scanner_path || !conf->db_dir)
 		return -EINVAL;
+	if (access(conf->scanner_path, X_OK) < 0)
+		return -errno;	/* say so now, not as endless restarts */
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;

@@ -64,7 +64,8 @@ struct scan_clam_conf {
 struct scan_clam_pool;
 
 /* Starts the scanners (they load asynchronously).  -EINVAL (bad conf),
- * -ENOMEM, or -errno from epoll/timerfd. */
+ * -ENOENT/-EACCES (scanner_path not executable), -ENOMEM, or -errno from
+ * epoll/timerfd. */
 int scan_clam_pool_create(const struct scan_clam_conf *conf,
 			  struct scan_clam_pool **out);
 /* Kills the scanners; pending requests are dropped without callbacks. */

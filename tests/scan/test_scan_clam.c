@@ -316,13 +316,24 @@ static void check_reload(void)
 	snprintf(t, sizeof(t), "Only.Marker:0:*:%s\n", hx);
 	write_file(nosig, "only.ndb", t);
 
-	/* The custom database loads, passes its self-test, is swapped in. */
+	/* The custom database loads, passes its self-test, is swapped in,
+	 * while a slow scan holds one scanner: that one is replaced only
+	 * after its verdict (from the old engine). */
+	char slow[256];
+	snprintf(slow, sizeof(slow), "MXGATE-TEST-SLOW 400\r\n\r\n%s\r\n",
+		 eicar());
+	int s0 = submit_str(slow);
+	for (int i = 0; i < 10; i++) {
+		scan_clam_pool_poll(pool);
+		usleep(5000);
+	}
 	reload_done = false;
 	CHECK(scan_clam_pool_reload(pool, good) == 0);
 	CHECK(scan_clam_pool_reload(pool, good) == -EBUSY);
 	CHECK(scan_clam_pool_drain(pool, 30000) == 0);
 	CHECKF(reload_done && reload_ok, "%s", reload_text);
 	CHECK(strstr(scan_clam_pool_reload_status(pool), "ok") != NULL);
+	EXPECT(s0, SCAN_V_INFECTED, "Mxgate.Test.EICAR");
 	int a = submit_str("Subject: x\r\n\r\nmxgate-custom-marker-1234\r\n");
 	int b = submit_str("Subject: x\r\n\r\nalpha-part-one and then "
 			   "beta-part-two\r\n");
@@ -433,6 +444,10 @@ int main(int argc, char **argv)
 		.reload_done = on_reload,
 	};
 	CHECK(scan_clam_pool_create(&conf, &pool) == 0);
+	struct scan_clam_conf bad = conf;
+	bad.scanner_path = "/nonexistent/mxgate-scanner";
+	struct scan_clam_pool *none;
+	CHECK(scan_clam_pool_create(&bad, &none) == -ENOENT);
 	if (scan_clam_pool_wait_ready(pool, 60000) != 0) {
 		fprintf(stderr, "skip: the ClamAV database in %s does not "
 				"load here\n", argv[2]);
