@@ -149,24 +149,41 @@ fail:
 	return rc;
 }
 
-static int map_has(const struct dp_policy_map *m, const char *key, size_t n)
+struct dp_policy_reader {
+	const struct dp_policy *policy;
+	MDB_txn **txn; /* one reset read transaction per map */
+};
+
+/* 1 if the key is in map m, 0 if not, -EIO.  With a reader, its reset
+ * transaction is renewed (no allocation); without, one is begun. */
+static int map_has(const struct dp_policy *p, struct dp_policy_reader *r,
+		   const struct dp_policy_map *m, const char *key, size_t n)
 {
 	MDB_txn *txn;
 	MDB_val k = {n, (void *)key}, v;
 	int rc;
 
-	rc = mdb_txn_begin(m->env, NULL, MDB_RDONLY, &txn);
+	if (r != NULL) {
+		txn = r->txn[m - p->maps];
+		rc = mdb_txn_renew(txn);
+	} else {
+		rc = mdb_txn_begin(m->env, NULL, MDB_RDONLY, &txn);
+	}
 	if (rc != 0)
 		return -EIO;
 	rc = mdb_get(txn, m->dbi, &k, &v);
-	mdb_txn_abort(txn);
+	if (r != NULL)
+		mdb_txn_reset(txn);
+	else
+		mdb_txn_abort(txn);
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	return rc == 0 ? 1 : -EIO;
 }
 
-enum dp_smtp_rcpt_verdict dp_policy_check(const struct dp_policy *p,
-					  const char *local, const char *domain)
+static enum dp_smtp_rcpt_verdict check(const struct dp_policy *p,
+				       struct dp_policy_reader *r,
+				       const char *local, const char *domain)
 {
 	const struct dp_policy_dom *d = NULL;
 	char key[ADDR_MAX + 2];
@@ -193,7 +210,7 @@ enum dp_smtp_rcpt_verdict dp_policy_check(const struct dp_policy *p,
 	memcpy(key, local, ln);
 	key[ln] = '@';
 	memcpy(key + ln + 1, d->name, dn + 1);
-	rc = map_has(d->map, key, ln + 1 + dn);
+	rc = map_has(p, r, d->map, key, ln + 1 + dn);
 	if (rc == 0) {
 		bool upper = false;
 
@@ -204,11 +221,64 @@ enum dp_smtp_rcpt_verdict dp_policy_check(const struct dp_policy *p,
 			}
 		}
 		if (upper)
-			rc = map_has(d->map, key, ln + 1 + dn);
+			rc = map_has(p, r, d->map, key, ln + 1 + dn);
 	}
 	if (rc < 0)
 		return DP_SMTP_RCPT_TEMPFAIL;
 	return rc ? DP_SMTP_RCPT_OK : DP_SMTP_RCPT_UNKNOWN;
+}
+
+enum dp_smtp_rcpt_verdict dp_policy_check(const struct dp_policy *p,
+					  const char *local, const char *domain)
+{
+	return check(p, NULL, local, domain);
+}
+
+void dp_policy_reader_destroy(struct dp_policy_reader *r)
+{
+	if (r == NULL)
+		return;
+	for (unsigned i = 0; i < r->policy->map_count; i++)
+		if (r->txn[i])
+			mdb_txn_abort(r->txn[i]);
+	free(r->txn);
+	free(r);
+}
+
+int dp_policy_reader_create(const struct dp_policy *p,
+			    struct dp_policy_reader **out)
+{
+	struct dp_policy_reader *r = calloc(1, sizeof(*r));
+
+	*out = NULL;
+	if (r == NULL)
+		return -ENOMEM;
+	r->policy = p;
+	r->txn = calloc(p->map_count ? p->map_count : 1, sizeof(*r->txn));
+	if (r->txn == NULL) {
+		free(r);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < p->map_count; i++) {
+		int rc =
+		    mdb_txn_begin(p->maps[i].env, NULL, MDB_RDONLY, &r->txn[i]);
+
+		if (rc != 0) {
+			r->txn[i] = NULL;
+			dp_policy_reader_destroy(r);
+			return rc > 0 ? -rc : -EIO;
+		}
+		mdb_txn_reset(r->txn[i]);
+	}
+	*out = r;
+	return 0;
+}
+
+enum dp_smtp_rcpt_verdict dp_policy_reader_check(struct dp_policy_reader *r,
+						 const char *local,
+						 const char *domain)
+{
+	return check(r->policy, r, local, domain);
 }
 
 /* One map line to a key: trims blanks, drops comments; 0 if empty, the

@@ -13,9 +13,14 @@
  * never sees half of it.
  *
  * Threading: create/destroy at start-up or reload (main thread); after
- * that the policy is read-only and dp_policy_check() may be called from
- * every dataplane core at once.  Each check opens and ends one LMDB read
- * transaction (maps are opened MDB_NOLOCK, read-only).
+ * that the policy is read-only and may be used from every core at once.
+ * dp_policy_check() begins and ends one LMDB read transaction per lookup
+ * (LMDB allocates it): fine for the management plane and tests.  A
+ * dataplane core instead creates one dp_policy_reader at start-up, in its
+ * own thread, and checks through it: its read transactions are kept reset
+ * and renewed per lookup, so the hot path does not allocate.  Readers are
+ * destroyed (by their thread) before their policy.  Maps are opened
+ * read-only with MDB_NOLOCK: the files never change under a policy.
  *
  * Errors: create/build return 0 or -errno with a message in err.
  * dp_policy_check never fails: an LMDB error is DP_SMTP_RCPT_TEMPFAIL.
@@ -52,6 +57,17 @@ void dp_policy_destroy(struct dp_policy *p); /* NULL is fine */
 enum dp_smtp_rcpt_verdict dp_policy_check(const struct dp_policy *p,
 					  const char *local,
 					  const char *domain);
+
+struct dp_policy_reader;
+
+/* One per thread; 0, -ENOMEM or -EIO. */
+int dp_policy_reader_create(const struct dp_policy *p,
+			    struct dp_policy_reader **out);
+void dp_policy_reader_destroy(struct dp_policy_reader *r); /* NULL is fine */
+/* As dp_policy_check, without allocating. */
+enum dp_smtp_rcpt_verdict dp_policy_reader_check(struct dp_policy_reader *r,
+						 const char *local,
+						 const char *domain);
 
 /* Builds lmdb_path (a single file) from text_path.  -EINVAL with
  * "file:line: reason" in err for a line that is not an address. */

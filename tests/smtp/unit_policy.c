@@ -70,6 +70,21 @@ static const struct {
     {"alice", "", DP_SMTP_RCPT_RELAY},
 };
 
+static void check_all(const struct dp_policy *p, struct dp_policy_reader *r,
+		      int round)
+{
+	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+		const char *l = checks[i].local, *d = checks[i].domain;
+		enum dp_smtp_rcpt_verdict v =
+		    r ? dp_policy_reader_check(r, l, d)
+		      : dp_policy_check(p, l, d);
+
+		CHECK(v == checks[i].want,
+		      "round %d check %zu %s@%s: %d want %d", round, i, l, d, v,
+		      checks[i].want);
+	}
+}
+
 int main(void)
 {
 	struct dp_policy *p = NULL;
@@ -135,12 +150,16 @@ int main(void)
 		rc = dp_policy_create(&p, doms, 3, err, sizeof(err));
 		CHECK(rc == 0, "create: %d %s", rc, err);
 	}
-	for (size_t i = 0; p && i < sizeof(checks) / sizeof(checks[0]); i++) {
-		enum dp_smtp_rcpt_verdict v =
-		    dp_policy_check(p, checks[i].local, checks[i].domain);
+	if (p != NULL) {
+		struct dp_policy_reader *r = NULL;
 
-		CHECK(v == checks[i].want, "check %zu %s@%s: %d want %d", i,
-		      checks[i].local, checks[i].domain, v, checks[i].want);
+		CHECK(dp_policy_reader_create(p, &r) == 0, "reader");
+		/* Round 0 without a reader, then twice through one: its
+		 * transactions are renewed for every lookup. */
+		for (int round = 0; round < 3 && r; round++)
+			check_all(p, round ? r : NULL, round);
+		dp_policy_reader_destroy(r);
+		dp_policy_reader_destroy(NULL);
 	}
 	dp_policy_destroy(p);
 	dp_policy_destroy(NULL);
