@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -219,6 +220,15 @@ static void scan_one(int fd, const struct cl_engine *eng,
 			  strerror(errno));
 		send_text(fd, SCAN_CLAM_RSP_VERDICT, req->seq, req->msg_id,
 			  SCAN_V_ERROR, why);
+		return;
+	}
+	/* A range past the end would fault (SIGBUS) when touched: refuse it
+	 * as an error instead of dying on it. */
+	struct stat st;
+	if (fstat(f, &st) < 0 || req->off + req->len > (uint64_t)st.st_size) {
+		close(f);
+		send_text(fd, SCAN_CLAM_RSP_VERDICT, req->seq, req->msg_id,
+			  SCAN_V_ERROR, "range beyond end of file");
 		return;
 	}
 	uint64_t base = req->off & ~(uint64_t)(page - 1);

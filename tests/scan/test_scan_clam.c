@@ -264,6 +264,10 @@ static void check_detection(const char *testfiles)
 	CHECK(scan_clam_pool_submit(pool, 99, "/nonexistent/segment", 0, 10,
 				    (void *)(intptr_t)f) == 0);
 	g = submit_str("clean again\r\n");
+	/* A range past the end of the file is an error, not a SIGBUS. */
+	int past = next_id++;
+	CHECK(scan_clam_pool_submit(pool, 98, seg, 1u << 30, 10,
+				    (void *)(intptr_t)past) == 0);
 	if (testfiles) {
 		char p[512];
 		snprintf(p, sizeof(p), "%s/clam.zip", testfiles);
@@ -285,6 +289,7 @@ static void check_detection(const char *testfiles)
 	EXPECT(e, SCAN_V_INFECTED, "GTUBE");
 	EXPECT(f, SCAN_V_ERROR, "open");
 	EXPECT(g, SCAN_V_CLEAN, "");
+	EXPECT(past, SCAN_V_ERROR, "beyond end");
 	if (h >= 0)
 		EXPECT(h, SCAN_V_INFECTED, "ClamTestFile");
 }
