@@ -29,6 +29,7 @@ static int failures;
 struct host {
 	int opened, committed, aborted;
 	size_t body;
+	char received[512]; /* the first write: the Received header */
 };
 
 static int h_open(void *ctx, const struct dp_smtp_envelope *env, uint64_t *id)
@@ -41,7 +42,11 @@ static int h_open(void *ctx, const struct dp_smtp_envelope *env, uint64_t *id)
 
 static int h_write(void *ctx, const void *data, size_t len)
 {
-	((struct host *)ctx)->body += len;
+	struct host *h = ctx;
+
+	if (h->body == 0 && len < sizeof(h->received))
+		memcpy(h->received, data, len);
+	h->body += len;
 	return 0;
 }
 
@@ -145,6 +150,12 @@ static void test_contract(void)
 	CHECK(n == strlen(pipelined) - strlen("NOOP\r\n"),
 	      "stopped after end of data (%zu)", n);
 	CHECK(dp_smtp_awaiting_commit(s) && h.committed == 1, "commit asked");
+	CHECK(strncmp(h.received,
+		      "Received: from x (unknown [IPv6:::1])\r\n\tby localhost "
+		      "(mxgate) with ESMTP id 0000000000000001\r\n\tfor "
+		      "<c@d.example>; Thu, 1 Jan 1970 00:00:00 +0000\r\n",
+		      sizeof(h.received)) == 0,
+	      "Received: %s", h.received);
 	CHECK(dp_smtp_deadline_ms(s) == UINT64_MAX, "no deadline in commit");
 	CHECK(feed(s, "NOOP\r\n", 300) == 0, "blocked while awaiting");
 	dp_smtp_commit_done(s, 0, 0x1234);
