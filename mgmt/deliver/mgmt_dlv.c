@@ -696,7 +696,7 @@ static bool consider(struct mgmt_dlv *d, const struct q_msg_view *v,
 		for (uint32_t i = 0; i < n; i++)
 			if (rcpt_pending(v, i))
 				route_lookup(d, env->rcpt[i].addr)
-					->deferred_rcpts++;
+				    ->deferred_rcpts++;
 		return true;
 	}
 	rd = calloc(n, sizeof(*rd));

@@ -454,8 +454,10 @@ static int after_seq(struct dlv_conn *c)
 {
 	struct dlv_job *job = c->job;
 
-	if (c->mail_failed || (job->accepted_count == 0 &&
-			       !(c->data_in_seq && c->data_reply == 354)))
+	/* A failed MAIL leaves no accepted recipient either; only a server
+	 * that still said 354 to the pipelined DATA needs the data ended. */
+	if (job->accepted_count == 0 &&
+	    !(c->data_in_seq && c->data_reply == 354))
 		return finish_txn(c);
 	if (job->accepted_count == 0 && c->lmtp) {
 		/* LMTP answers "." once per accepted recipient (RFC 2033

@@ -115,7 +115,7 @@ struct mgmt_dlv {
 	unsigned rcpt_inflight;
 	bool paused_all;
 	bool flush_all;
-	bool any_dest_flush;		/* some dest->flush is set */
+	bool any_dest_flush; /* some dest->flush is set */
 	bool scan_now;
 	bool scan_truncated;	   /* the last scan left due mail behind */
 	unsigned freed_since_scan; /* messages finished since then */
