@@ -116,6 +116,7 @@ static bool junk_exceeded(struct dp_smtp_session *s)
 	if (++s->junk <= s->conf->junk_max)
 		return false;
 	DP_SMTP_COUNT(smtp_err_too_many_junk);
+	DP_SMTP_NOTE(s, "too_many_junk_commands");
 	dp_smtp_close(s, "421 4.7.0 %s Error: too many junk commands",
 		      s->conf->hostname);
 	return true;
@@ -149,6 +150,7 @@ void dp_smtp_cmd_line(struct dp_smtp_session *s, bool more_input)
 	}
 	if (cmd->flags & CF_HANGUP) {
 		DP_SMTP_COUNT(smtp_err_non_smtp);
+		DP_SMTP_NOTE(s, "non_smtp_command");
 		dp_smtp_close(s, "421 4.7.0 %s Error: not an SMTP command",
 			      s->conf->hostname);
 		goto out;

@@ -85,6 +85,8 @@ static size_t text_span(const uint8_t *p, size_t i, size_t n)
 static void bad_newline(struct dp_smtp_session *s, bool cr)
 {
 	if (s->txn.fail < DP_SMTP_FAIL_BARE_NL) {
+		/* Once per message: the smuggling signature. */
+		DP_SMTP_NOTE(s, "bare_newline_in_data");
 		if (cr)
 			DP_SMTP_COUNT(smtp_err_bare_cr);
 		else

@@ -13,6 +13,7 @@
 
 #include "dp_smtp.h"
 #include "dp_smtp_line.h"
+#include "mx_log.h"
 
 /* Where the dialogue is (RFC 5321 §4.1.4 ordering). */
 enum dp_smtp_state {
@@ -116,6 +117,15 @@ struct dp_smtp_session {
 
 	struct dp_smtp_txn txn;
 };
+
+/*
+ * A log line for a rare peer event worth a human's attention (smuggling
+ * attempt, pregreet, limits, timeouts).  Each use is its own rate-limited
+ * call site (MX_LOG_RL), so a flood of one kind cannot hide another.
+ */
+#define DP_SMTP_NOTE(s, event)                                                 \
+	MX_LOG_RL(MX_LOG_INFO, "smtp", "event=" event " client=%s port=%u",    \
+		  (s)->client_addr, (unsigned)(s)->client_port)
 
 /* dp_smtp_reply.c */
 bool dp_smtp_out_has_room(const struct dp_smtp_session *s);

@@ -113,6 +113,7 @@ void dp_smtp_reply_error(struct dp_smtp_session *s, int err, const char *fmt,
 	 * limit stops dictionary attacks and confused clients. */
 	if (++s->errors >= s->conf->errors_max && !s->closing) {
 		DP_SMTP_COUNT(smtp_err_too_many_errors);
+		DP_SMTP_NOTE(s, "too_many_errors");
 		dp_smtp_close(s, "421 4.7.0 %s Error: too many errors",
 			      s->conf->hostname);
 	}

@@ -158,6 +158,7 @@ size_t dp_smtp_input(struct dp_smtp_session *s, const uint8_t *buf, size_t len,
 		/* The client talked before our greeting: a spam engine that
 		 * does not wait (postscreen's pregreet test). */
 		DP_SMTP_COUNT(smtp_err_pregreet);
+		DP_SMTP_NOTE(s, "pregreet");
 		dp_smtp_close(s,
 			      "554 5.5.1 %s Error: talking before the banner",
 			      s->conf->hostname);
@@ -276,6 +277,7 @@ void dp_smtp_timeout(struct dp_smtp_session *s, uint64_t now_ms)
 	if (now_ms < dp_smtp_deadline_ms(s))
 		return;
 	DP_SMTP_COUNT(smtp_timeouts);
+	DP_SMTP_NOTE(s, "timeout");
 	/* RFC 5321 §4.5.3.2: the server may close after its timeout. */
 	dp_smtp_close(s, "421 4.4.2 %s Error: timeout exceeded",
 		      s->conf->hostname);

@@ -21,6 +21,7 @@
 #include "dp_smtp.h"
 #include "dp_smtp_addr.h"
 #include "dp_smtp_param.h"
+#include "mx_log.h"
 
 struct fz_host {
 	struct dp_smtp_session *s;
@@ -285,6 +286,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 2)
 		return 0;
+	mx_log_set_level(MX_LOG_WARN);
 	fuzz_parsers(data + 2, size - 2);
 	memset(&a, 0, sizeof(a));
 	memset(&b, 0, sizeof(b));
