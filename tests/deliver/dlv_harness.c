@@ -43,6 +43,7 @@
 #include "q_store.h"
 
 #define MSGS_MAX 4096
+#define RCPTS_MAX 128
 
 static struct q_store *store;
 static struct q_shard *shard;
@@ -185,7 +186,7 @@ static int queue_spec(json_t *msgs)
 	json_array_foreach(msgs, i, jm)
 	{
 		json_t *jr = json_object_get(jm, "rcpts"), *x;
-		struct q_rcpt rc[16];
+		static struct q_rcpt rc[RCPTS_MAX];
 		struct q_envelope env = {0};
 		const char *body =
 		    json_string_value(json_object_get(jm, "body"));
@@ -193,7 +194,7 @@ static int queue_spec(json_t *msgs)
 		size_t k;
 		int rcode;
 
-		if (spec_count == MSGS_MAX || json_array_size(jr) > 16)
+		if (spec_count == MSGS_MAX || json_array_size(jr) > RCPTS_MAX)
 			return -E2BIG;
 		memset(rc, 0, sizeof(rc));
 		json_array_foreach(jr, k, x)
@@ -423,8 +424,8 @@ int main(int argc, char **argv)
 	q_conf_defaults(&qc);
 	snprintf(qc.dir, sizeof(qc.dir), "%s",
 		 json_string_value(json_object_get(spec, "queue_dir")));
-	qc.segment_size = 1 << 20;
-	qc.msg_size_max = 512 << 10;
+	qc.segment_size = 4 << 20;
+	qc.msg_size_max = 2 << 20;
 	qc.staging_count = 16;
 	qc.io_mode = Q_IO_SYNC;
 	qc.spare_segments = 1;
