@@ -13,6 +13,7 @@
 
 void dp_net_conf_defaults(struct dp_net_conf *conf)
 {
+	memset(conf, 0, sizeof(*conf));
 	conf->mtu = 1500;
 	conf->conn_max = 1024;
 	conf->tw_max = 4096;

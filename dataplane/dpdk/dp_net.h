@@ -115,7 +115,8 @@ struct dp_net_conf {
 	uint64_t secret[2];	/* SYN cookie / hash key (random) */
 };
 
-/* Fills the defaults for everything but addresses and port. */
+/* Zeroes conf and fills the defaults for everything but addresses, port
+ * and secret. */
 void dp_net_conf_defaults(struct dp_net_conf *conf);
 
 /*
