@@ -535,7 +535,7 @@ void mgmt_dlv_inject_done(struct mgmt_dlv *d, uint64_t token, int status)
 	struct dlv_msg *m;
 	struct q_msg_view v;
 
-	if (token == MGMT_DLV_TOKEN_NONE)
+	if (d == NULL || token == MGMT_DLV_TOKEN_NONE)
 		return;
 	m = *msg_slot(d, token);
 	if (m == NULL || m->inject_state == DLV_INJ_NONE)

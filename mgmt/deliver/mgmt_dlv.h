@@ -176,7 +176,7 @@ int mgmt_dlv_timeout_ms(const struct mgmt_dlv *d);
  * handled.  Call after q_store_poll() in the same loop round. */
 int mgmt_dlv_run(struct mgmt_dlv *d);
 /* The completion of an inject_async bounce (see struct mgmt_dlv_source);
- * unknown tokens are ignored. */
+ * unknown tokens, and d == NULL (after destroy), are ignored. */
 void mgmt_dlv_inject_done(struct mgmt_dlv *d, uint64_t token, int status);
 
 /* Asks for a queue scan at the next run (new mail was committed). */
