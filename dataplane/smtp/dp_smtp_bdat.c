@@ -46,12 +46,8 @@ void dp_smtp_cmd_bdat(struct dp_smtp_session *s, char *arg, size_t len)
 	t->chunk_reply = DP_SMTP_CHUNK_OK;
 	if (!s->conf->ext_chunking || !s->esmtp)
 		t->chunk_reply = DP_SMTP_CHUNK_NOT_OFFERED;
-	else if (s->state == DP_SMTP_ST_INIT)
-		t->chunk_reply = DP_SMTP_CHUNK_SEQ_INIT;
-	else if (s->state == DP_SMTP_ST_HELO)
-		t->chunk_reply = DP_SMTP_CHUNK_SEQ_NOMAIL;
-	else if (s->state == DP_SMTP_ST_MAIL)
-		t->chunk_reply = DP_SMTP_CHUNK_SEQ_NORCPT;
+	else if (s->state != DP_SMTP_ST_RCPT && s->state != DP_SMTP_ST_BDAT)
+		t->chunk_reply = DP_SMTP_CHUNK_SEQUENCE;
 	if (t->chunk_reply == DP_SMTP_CHUNK_OK && s->state == DP_SMTP_ST_RCPT) {
 		int rc = dp_smtp_msg_open(s);
 
@@ -83,23 +79,9 @@ static void chunk_refused(struct dp_smtp_session *s)
 		dp_smtp_reply_error(s, smtp_err_syntax,
 				    "502 5.5.1 Error: command not implemented");
 		break;
-	case DP_SMTP_CHUNK_SEQ_INIT:
-		dp_smtp_reply_error(s, smtp_err_bad_sequence,
-				    "503 5.5.1 Error: send HELO/EHLO first");
-		break;
-	case DP_SMTP_CHUNK_SEQ_NOMAIL:
-		dp_smtp_reply_error(s, smtp_err_bad_sequence,
-				    "503 5.5.1 Error: need MAIL command");
-		break;
-	case DP_SMTP_CHUNK_SEQ_NORCPT:
-		if (t->rcpt_tried)
-			dp_smtp_reply_error(
-			    s, smtp_err_bad_sequence,
-			    "554 5.5.1 Error: no valid recipients");
-		else
-			dp_smtp_reply_error(
-			    s, smtp_err_bad_sequence,
-			    "503 5.5.1 Error: need RCPT command");
+	case DP_SMTP_CHUNK_SEQUENCE:
+		/* The state is still the one BDAT was given in. */
+		dp_smtp_sequence_error(s, false);
 		break;
 	default:
 		DP_SMTP_COUNT(smtp_messages_rejected);

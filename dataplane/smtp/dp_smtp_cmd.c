@@ -2,9 +2,10 @@
  * dp_smtp_cmd — the command table and dispatcher, and the commands that
  * need no transaction: EHLO, HELO, RSET, NOOP, QUIT, HELP, VRFY, EXPN.
  *
- * Each command names the states it is allowed in; this file is the one
- * place that answers 503 5.5.1 for a command out of sequence (RFC 5321
- * §4.1.4, §4.3.2).  Flags say which commands count as junk (junk_max),
+ * Each command names the states it is allowed in; dp_smtp_sequence_error
+ * here is the one place that answers a command out of sequence (503
+ * 5.5.1, RFC 5321 §4.1.4, §4.3.2); BDAT calls it too, once its chunk has
+ * been read.  Flags say which commands count as junk (junk_max),
  * which must end a pipelined group (RFC 2920 §3.1), which take no argument,
  * and which are not SMTP at all (an HTTP request: answered with 421 and a
  * close, so a browser or proxy probe cannot feed us commands).
@@ -44,8 +45,7 @@ static const struct dp_smtp_cmd cmd_table[] = {
     {"HELO", CF_LAST, S_ANY, cmd_helo},
     {"MAIL", 0, S_HELO, dp_smtp_cmd_mail},
     {"RCPT", 0, S_MAIL | S_RCPT, dp_smtp_cmd_rcpt},
-    /* DATA in MAIL state is answered by cmd_data (554, RFC 2920 §3.1). */
-    {"DATA", CF_LAST | CF_NOARG, S_MAIL | S_RCPT, dp_smtp_cmd_data},
+    {"DATA", CF_LAST | CF_NOARG, S_RCPT, dp_smtp_cmd_data},
     /* BDAT must read its chunk even when refused, so it is allowed in
      * every state and checks the sequence itself (RFC 3030 §4). */
     {"BDAT", 0, S_ANY, dp_smtp_cmd_bdat},
@@ -74,18 +74,28 @@ void dp_smtp_txn_reset(struct dp_smtp_session *s)
 		s->state = DP_SMTP_ST_HELO;
 }
 
-static const char *sequence_hint(const struct dp_smtp_session *s,
-				 const struct dp_smtp_cmd *cmd)
+void dp_smtp_sequence_error(struct dp_smtp_session *s, bool is_mail)
 {
+	const char *hint = "bad sequence of commands";
+
+	if (s->state == DP_SMTP_ST_MAIL && !is_mail && s->txn.rcpt_tried) {
+		/* RFC 2920 §3.1: DATA (or BDAT) after every RCPT failed. */
+		dp_smtp_reply_error(s, smtp_err_bad_sequence,
+				    "554 5.5.1 Error: no valid recipients");
+		return;
+	}
 	if (s->state == DP_SMTP_ST_INIT)
-		return "send HELO/EHLO first";
-	if (s->state == DP_SMTP_ST_BDAT)
-		return "BDAT transfer in progress";
-	if (cmd->fn == dp_smtp_cmd_mail)
-		return "nested MAIL command";
-	if (s->state == DP_SMTP_ST_HELO)
-		return "need MAIL command";
-	return "bad sequence of commands";
+		hint = "send HELO/EHLO first";
+	else if (s->state == DP_SMTP_ST_BDAT)
+		hint = "BDAT transfer in progress";
+	else if (is_mail)
+		hint = "nested MAIL command";
+	else if (s->state == DP_SMTP_ST_HELO)
+		hint = "need MAIL command";
+	else if (s->state == DP_SMTP_ST_MAIL)
+		hint = "need RCPT command";
+	dp_smtp_reply_error(s, smtp_err_bad_sequence, "503 5.5.1 Error: %s",
+			    hint);
 }
 
 /* Refuses a line the reader flagged; true if it was refused. */
@@ -169,9 +179,7 @@ void dp_smtp_cmd_line(struct dp_smtp_session *s, bool more_input)
 	while (len > 0 && arg[len - 1] == ' ')
 		arg[--len] = '\0';
 	if (!(cmd->states & (1u << s->state))) {
-		dp_smtp_reply_error(s, smtp_err_bad_sequence,
-				    "503 5.5.1 Error: %s",
-				    sequence_hint(s, cmd));
+		dp_smtp_sequence_error(s, cmd->fn == dp_smtp_cmd_mail);
 		goto out;
 	}
 	if ((cmd->flags & CF_NOARG) && len > 0) {

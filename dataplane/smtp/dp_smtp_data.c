@@ -27,18 +27,6 @@ void dp_smtp_cmd_data(struct dp_smtp_session *s, char *arg, size_t len)
 	struct dp_smtp_txn *t = &s->txn;
 	int rc;
 
-	if (s->state == DP_SMTP_ST_MAIL) {
-		/* RFC 2920 §3.1: the recipients were refused. */
-		if (t->rcpt_tried)
-			dp_smtp_reply_error(
-			    s, smtp_err_bad_sequence,
-			    "554 5.5.1 Error: no valid recipients");
-		else
-			dp_smtp_reply_error(
-			    s, smtp_err_bad_sequence,
-			    "503 5.5.1 Error: need RCPT command");
-		return;
-	}
 	if (t->body_binary) {
 		/* RFC 3030 §3: BINARYMIME can only be sent with BDAT. */
 		dp_smtp_reply_error(

@@ -80,9 +80,7 @@ struct dp_smtp_txn {
 /* Refusals of a BDAT command, sent once its chunk has been read. */
 enum {
 	DP_SMTP_CHUNK_OK = 0,
-	DP_SMTP_CHUNK_SEQ_NOMAIL,
-	DP_SMTP_CHUNK_SEQ_NORCPT,
-	DP_SMTP_CHUNK_SEQ_INIT,
+	DP_SMTP_CHUNK_SEQUENCE, /* out of sequence: dp_smtp_sequence_error */
 	DP_SMTP_CHUNK_NOT_OFFERED,
 	DP_SMTP_CHUNK_FAIL, /* the message failed: reply by txn.fail */
 };
@@ -141,6 +139,10 @@ void dp_smtp_close(struct dp_smtp_session *s, const char *fmt, ...)
 /* dp_smtp_cmd.c */
 void dp_smtp_cmd_line(struct dp_smtp_session *s, bool more_input);
 void dp_smtp_txn_reset(struct dp_smtp_session *s);
+/* The one answer to a command out of sequence: 503 5.5.1 with a hint, or
+ * 554 5.5.1 for DATA/BDAT after every recipient was refused (RFC 2920
+ * §3.1).  is_mail: the command was MAIL. */
+void dp_smtp_sequence_error(struct dp_smtp_session *s, bool is_mail);
 
 /* dp_smtp_mail.c */
 void dp_smtp_cmd_mail(struct dp_smtp_session *s, char *arg, size_t len);
