@@ -28,7 +28,7 @@ static unsigned long long num(const char *opt, const char *v)
 
 int main(int argc, char **argv)
 {
-	struct scan_clam_limits lim = { 0 };
+	struct scan_clam_limits lim = {0};
 	const char *db = NULL, *tag = "scanner";
 	int fd = -1;
 

@@ -30,8 +30,8 @@
 #include "mx_time.h"
 #include "scan_counters.h"
 
-#define STRIKES_MAX 2	/* crashes or timeouts caused while scanning it */
-#define ATTEMPTS_MAX 5	/* scanner deaths of any kind while scanning it */
+#define STRIKES_MAX 2  /* crashes or timeouts caused while scanning it */
+#define ATTEMPTS_MAX 5 /* scanner deaths of any kind while scanning it */
 
 enum sc_state { SC_DOWN = 0, SC_LOADING, SC_READY, SC_BUSY };
 enum { EV_SOCK = 1, EV_PID = 2 };
@@ -52,27 +52,27 @@ struct scanner {
 	uint32_t gen;
 	struct job *job;
 	uint64_t deadline_ms;	/* BUSY: scan limit; LOADING: load limit */
-	uint64_t restart_at_ms;	/* DOWN: when to start again */
+	uint64_t restart_at_ms; /* DOWN: when to start again */
 	unsigned backoff_ms;
-	bool draining;		/* to be replaced once idle (reload) */
+	bool draining; /* to be replaced once idle (reload) */
 };
 
 struct scan_clam_pool {
 	struct scan_clam_conf conf;
 	char *scanner_path;
-	char *db;		/* what new scanners load */
+	char *db; /* what new scanners load */
 	int epfd, tfd;
 	unsigned procs;
-	struct scanner *sc;	/* procs + 1: the last is the candidate */
+	struct scanner *sc; /* procs + 1: the last is the candidate */
 	struct job *head, *tail;
 	unsigned pending;
 	uint64_t seq;
 	bool reloading, reload_ok;
 	char *reload_db;
-	unsigned reload_next;	/* slot the candidate replaces next */
+	unsigned reload_next; /* slot the candidate replaces next */
 	char reload_status[600];
 	char engine[160];
-	int ran;		/* callbacks run in this poll */
+	int ran; /* callbacks run in this poll */
 };
 
 static int cand(const struct scan_clam_pool *p)
@@ -88,7 +88,7 @@ static uint64_t ev_data(int i, int kind, uint32_t gen)
 
 static void timer_arm(struct scan_clam_pool *p, uint64_t at_ms)
 {
-	struct itimerspec its = { 0 };
+	struct itimerspec its = {0};
 
 	if (at_ms) {
 		its.it_value.tv_sec = (time_t)(at_ms / 1000);
@@ -153,16 +153,32 @@ static int spawn(struct scan_clam_pool *p, int i, const char *db)
 	int sv[2];
 
 	snprintf(tag, sizeof(tag), "scanner=%d", i);
-	snprintf(n[0], sizeof(n[0]), "%llu", (unsigned long long)l->max_scansize);
-	snprintf(n[1], sizeof(n[1]), "%llu", (unsigned long long)l->max_filesize);
+	snprintf(n[0], sizeof(n[0]), "%llu",
+		 (unsigned long long)l->max_scansize);
+	snprintf(n[1], sizeof(n[1]), "%llu",
+		 (unsigned long long)l->max_filesize);
 	snprintf(n[2], sizeof(n[2]), "%u", l->max_recursion);
 	snprintf(n[3], sizeof(n[3]), "%u", l->max_files);
 	snprintf(n[4], sizeof(n[4]), "%u", l->max_scantime_ms);
 	char *argv[] = {
-		p->scanner_path, "--fd", "3", "--db", (char *)db,
-		"--tag", tag, "--max-scansize", n[0], "--max-filesize", n[1],
-		"--max-recursion", n[2], "--max-files", n[3],
-		"--max-scantime", n[4], NULL,
+	    p->scanner_path,
+	    "--fd",
+	    "3",
+	    "--db",
+	    (char *)db,
+	    "--tag",
+	    tag,
+	    "--max-scansize",
+	    n[0],
+	    "--max-filesize",
+	    n[1],
+	    "--max-recursion",
+	    n[2],
+	    "--max-files",
+	    n[3],
+	    "--max-scantime",
+	    n[4],
+	    NULL,
 	};
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
@@ -194,7 +210,7 @@ static int spawn(struct scan_clam_pool *p, int i, const char *db)
 	s->job = NULL;
 	s->draining = false;
 	s->deadline_ms = mx_now_ms() + p->conf.load_timeout_ms;
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = {.events = EPOLLIN};
 	ev.data.u64 = ev_data(i, EV_SOCK, s->gen);
 	epoll_ctl(p->epfd, EPOLL_CTL_ADD, s->sock, &ev);
 	if (s->pidfd >= 0) {
@@ -202,8 +218,10 @@ static int spawn(struct scan_clam_pool *p, int i, const char *db)
 		epoll_ctl(p->epfd, EPOLL_CTL_ADD, s->pidfd, &ev);
 	}
 	MX_COUNT(scan_counters, scan_clam_spawns);
-	mx_log(MX_LOG_INFO, "scan", "event=scanner_start slot=%d pid=%d "
-	       "db=\"%s\"", i, (int)pid, db);
+	mx_log(MX_LOG_INFO, "scan",
+	       "event=scanner_start slot=%d pid=%d "
+	       "db=\"%s\"",
+	       i, (int)pid, db);
 	return 0;
 }
 
@@ -255,22 +273,26 @@ static void sc_down(struct scan_clam_pool *p, int i, const char *why,
 
 	s->job = NULL;
 	MX_COUNT(scan_counters, scan_clam_crashes);
-	MX_LOG_RL(MX_LOG_WARN, "scan", "event=scanner_down slot=%d pid=%d "
-		  "why=%s status=%d%s%s", i, (int)pid, why, status,
-		  detail ? " detail=" : "", detail ? detail : "");
+	MX_LOG_RL(MX_LOG_WARN, "scan",
+		  "event=scanner_down slot=%d pid=%d "
+		  "why=%s status=%d%s%s",
+		  i, (int)pid, why, status, detail ? " detail=" : "",
+		  detail ? detail : "");
 	if (j) {
 		/* A scanner that crashed (any signal but SIGKILL, or an
 		 * abnormal exit) or that we timed out is blamed on its
 		 * message; a SIGKILL from outside (an operator, the OOM
 		 * killer) only counts towards the attempts limit. */
-		bool fault = strcmp(why, "timeout") == 0 ||
-			     !(WIFSIGNALED(status) &&
-			       WTERMSIG(status) == SIGKILL);
+		bool fault =
+		    strcmp(why, "timeout") == 0 ||
+		    !(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 		j->strikes += fault;
 		if (j->strikes >= STRIKES_MAX ||
 		    ++j->attempts >= ATTEMPTS_MAX) {
-			mx_log(MX_LOG_WARN, "scan", "msg=%llx event=scan_failed "
-			       "why=%s", (unsigned long long)j->msg_id, why);
+			mx_log(MX_LOG_WARN, "scan",
+			       "msg=%llx event=scan_failed "
+			       "why=%s",
+			       (unsigned long long)j->msg_id, why);
 			complete(p, j, SCAN_V_FAILED, "scanner failed twice");
 		} else {
 			MX_COUNT(scan_counters, scan_clam_retries);
@@ -279,20 +301,23 @@ static void sc_down(struct scan_clam_pool *p, int i, const char *why,
 	}
 	if (i == cand(p)) {
 		char t[sizeof(p->reload_status)];
-		snprintf(t, sizeof(t), "reload of %s refused, old engine "
-			 "kept: %s", p->reload_db,
-			 detail ? detail : why);
+		snprintf(t, sizeof(t),
+			 "reload of %s refused, old engine "
+			 "kept: %s",
+			 p->reload_db, detail ? detail : why);
 		if (p->reload_ok)
-			snprintf(t, sizeof(t), "reload of %s: slot %u not "
-				 "replaced: %s", p->reload_db, p->reload_next,
+			snprintf(t, sizeof(t),
+				 "reload of %s: slot %u not "
+				 "replaced: %s",
+				 p->reload_db, p->reload_next,
 				 detail ? detail : why);
 		reload_end(p, false, t);
 		return;
 	}
 	s->restart_at_ms = mx_now_ms() + s->backoff_ms;
 	s->backoff_ms = s->backoff_ms * 2 > p->conf.restart_backoff_max_ms
-				? p->conf.restart_backoff_max_ms
-				: s->backoff_ms * 2;
+			    ? p->conf.restart_backoff_max_ms
+			    : s->backoff_ms * 2;
 }
 
 /* Moves the ready candidate into the slot it replaces (when that slot is
@@ -314,7 +339,7 @@ static void reload_step(struct scan_clam_pool *p)
 	*s = *c;
 	s->gen = gen;
 	s->backoff_ms = p->conf.restart_backoff_min_ms;
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = {.events = EPOLLIN};
 	ev.data.u64 = ev_data((int)k, EV_SOCK, s->gen);
 	epoll_ctl(p->epfd, EPOLL_CTL_MOD, s->sock, &ev);
 	if (s->pidfd >= 0) {
@@ -324,8 +349,8 @@ static void reload_step(struct scan_clam_pool *p)
 	c->sock = c->pidfd = -1;
 	c->pid = 0;
 	c->st = SC_DOWN;
-	mx_log(MX_LOG_INFO, "scan", "event=scanner_replaced slot=%u pid=%d",
-	       k, (int)s->pid);
+	mx_log(MX_LOG_INFO, "scan", "event=scanner_replaced slot=%u pid=%d", k,
+	       (int)s->pid);
 	if (++p->reload_next < p->procs) {
 		int e = spawn(p, cand(p), p->db);
 		if (e < 0)
@@ -428,9 +453,13 @@ static void dispatch(struct scan_clam_pool *p)
 		struct job *j = queue_pop(p);
 		uint8_t buf[SCAN_CLAM_MSG_MAX];
 		struct scan_clam_msg m = {
-			.type = SCAN_CLAM_REQ_SCAN, .seq = j->seq,
-			.msg_id = j->msg_id, .off = j->off, .len = j->len,
-			.text_len = (uint16_t)strlen(j->path), .text = j->path,
+		    .type = SCAN_CLAM_REQ_SCAN,
+		    .seq = j->seq,
+		    .msg_id = j->msg_id,
+		    .off = j->off,
+		    .len = j->len,
+		    .text_len = (uint16_t)strlen(j->path),
+		    .text = j->path,
 		};
 		ssize_t n = scan_clam_msg_encode(&m, buf, sizeof(buf));
 		if (n < 0 || send(s->sock, buf, (size_t)n,
@@ -500,14 +529,13 @@ int scan_clam_pool_poll(struct scan_clam_pool *p)
 			uint32_t gen = (uint32_t)(d >> 16);
 			struct scanner *s = &p->sc[i];
 			if (i > cand(p) || s->gen != gen || s->st == SC_DOWN)
-				continue;	/* stale */
+				continue; /* stale */
 			/* On exit, first read what it said before dying
 			 * (a LOADFAIL reason, a last verdict). */
 			sc_read(p, i);
-			if (kind == EV_PID && s->gen == gen &&
-			    s->st != SC_DOWN)
-				sc_down(p, i, s->st == SC_BUSY ? "crash"
-							       : "exit",
+			if (kind == EV_PID && s->gen == gen && s->st != SC_DOWN)
+				sc_down(p, i,
+					s->st == SC_BUSY ? "crash" : "exit",
 					NULL);
 		}
 		if (n < 16)
@@ -652,7 +680,7 @@ int scan_clam_pool_create(const struct scan_clam_conf *conf,
 	if (!conf->done || !conf->scanner_path || !conf->db_dir)
 		return -EINVAL;
 	if (access(conf->scanner_path, X_OK) < 0)
-		return -errno;	/* say so now, not as endless restarts */
+		return -errno; /* say so now, not as endless restarts */
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
@@ -677,8 +705,7 @@ int scan_clam_pool_create(const struct scan_clam_conf *conf,
 	p->sc = calloc(p->procs + 1, sizeof(*p->sc));
 	p->epfd = epoll_create1(EPOLL_CLOEXEC);
 	p->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (!p->scanner_path || !p->db || !p->sc || p->epfd < 0 ||
-	    p->tfd < 0) {
+	if (!p->scanner_path || !p->db || !p->sc || p->epfd < 0 || p->tfd < 0) {
 		int e = (p->epfd < 0 || p->tfd < 0) ? -errno : -ENOMEM;
 		if (p->epfd >= 0)
 			close(p->epfd);
@@ -690,7 +717,7 @@ int scan_clam_pool_create(const struct scan_clam_conf *conf,
 		free(p);
 		return e;
 	}
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = UINT64_MAX };
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = UINT64_MAX};
 	epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->tfd, &ev);
 	for (unsigned i = 0; i <= p->procs; i++) {
 		p->sc[i].sock = p->sc[i].pidfd = -1;
@@ -698,8 +725,8 @@ int scan_clam_pool_create(const struct scan_clam_conf *conf,
 	}
 	for (unsigned i = 0; i < p->procs; i++)
 		if (spawn(p, (int)i, p->db) < 0)
-			p->sc[i].restart_at_ms = mx_now_ms() +
-						 p->sc[i].backoff_ms;
+			p->sc[i].restart_at_ms =
+			    mx_now_ms() + p->sc[i].backoff_ms;
 	timers(p);
 	*out = p;
 	return 0;

@@ -41,24 +41,24 @@
 #include "scan_clam_proto.h"
 #include "scan_clam_scanner.h"
 
-typedef void (*scan_clam_done_fn)(void *arg, void *cookie,
-				  enum scan_verdict v, const char *signature);
+typedef void (*scan_clam_done_fn)(void *arg, void *cookie, enum scan_verdict v,
+				  const char *signature);
 typedef void (*scan_clam_reload_fn)(void *arg, bool ok, const char *text);
 
 struct scan_clam_conf {
-	const char *scanner_path;	/* the mxgate-scanner binary */
+	const char *scanner_path; /* the mxgate-scanner binary */
 	const char *db_dir;
-	unsigned procs;			/* scanner processes [2] */
-	unsigned scan_timeout_ms;	/* per request, then SIGKILL [30000] */
-	unsigned load_timeout_ms;	/* engine load + self-test [300000] */
-	unsigned restart_backoff_min_ms;	/* [100] */
-	unsigned restart_backoff_max_ms;	/* [30000] */
-	unsigned queue_max;		/* waiting + running requests [4096] */
-	struct scan_clam_limits limits;	/* max_scantime_ms 0: 90% of
-					 * scan_timeout_ms */
-	scan_clam_done_fn done;		/* required */
-	scan_clam_reload_fn reload_done;	/* optional */
-	void *arg;			/* passed to both callbacks */
+	unsigned procs;			 /* scanner processes [2] */
+	unsigned scan_timeout_ms;	 /* per request, then SIGKILL [30000] */
+	unsigned load_timeout_ms;	 /* engine load + self-test [300000] */
+	unsigned restart_backoff_min_ms; /* [100] */
+	unsigned restart_backoff_max_ms; /* [30000] */
+	unsigned queue_max;		 /* waiting + running requests [4096] */
+	struct scan_clam_limits limits;	 /* max_scantime_ms 0: 90% of
+					  * scan_timeout_ms */
+	scan_clam_done_fn done;		 /* required */
+	scan_clam_reload_fn reload_done; /* optional */
+	void *arg;			 /* passed to both callbacks */
 };
 
 struct scan_clam_pool;
@@ -77,8 +77,7 @@ int scan_clam_pool_fd(const struct scan_clam_pool *pool);
 int scan_clam_pool_poll(struct scan_clam_pool *pool);
 /* Blocks up to timeout_ms running poll until one scanner is healthy (for
  * start-up and tests).  0 or -ETIMEDOUT. */
-int scan_clam_pool_wait_ready(struct scan_clam_pool *pool,
-			      unsigned timeout_ms);
+int scan_clam_pool_wait_ready(struct scan_clam_pool *pool, unsigned timeout_ms);
 /* Blocks up to timeout_ms running poll until nothing is pending. */
 int scan_clam_pool_drain(struct scan_clam_pool *pool, unsigned timeout_ms);
 

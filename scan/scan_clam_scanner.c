@@ -43,10 +43,13 @@ static int send_text(int fd, uint16_t type, uint64_t seq, uint64_t id,
 {
 	size_t tl = text ? strlen(text) : 0;
 	struct scan_clam_msg m = {
-		.type = type, .seq = seq, .msg_id = id, .code = code,
-		.text_len = (uint16_t)(tl > SCAN_CLAM_TEXT_MAX
-					       ? SCAN_CLAM_TEXT_MAX : tl),
-		.text = text,
+	    .type = type,
+	    .seq = seq,
+	    .msg_id = id,
+	    .code = code,
+	    .text_len =
+		(uint16_t)(tl > SCAN_CLAM_TEXT_MAX ? SCAN_CLAM_TEXT_MAX : tl),
+	    .text = text,
 	};
 	return send_msg(fd, &m);
 }
@@ -54,7 +57,7 @@ static int send_text(int fd, uint16_t type, uint64_t seq, uint64_t id,
 static void scan_options(struct cl_scan_options *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->parse = ~0u;	/* every parser: mail, archives, OLE2, PDF, ... */
+	o->parse = ~0u; /* every parser: mail, archives, OLE2, PDF, ... */
 	o->general = 0;
 	o->heuristic = 0;
 }
@@ -81,9 +84,9 @@ static cl_error_t scan_mem(const struct cl_engine *eng, const void *p,
 static void eicar(char out[69])
 {
 	static const char *const part[] = {
-		"X5O!P%@AP[4\\PZX54(P^)7CC)7}$",
-		"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!",
-		"$H+H*",
+	    "X5O!P%@AP[4\\PZX54(P^)7CC)7}$",
+	    "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!",
+	    "$H+H*",
 	};
 	snprintf(out, 69, "%s%s%s", part[0], part[1], part[2]);
 }
@@ -100,8 +103,10 @@ static int selftest(const struct cl_engine *eng, char *why, size_t size)
 	eicar(bad);
 	r = scan_mem(eng, bad, 68, &vn);
 	if (r != CL_VIRUS) {
-		snprintf(why, size, "self-test: EICAR sample not detected "
-				    "(%s)", cl_strerror(r));
+		snprintf(why, size,
+			 "self-test: EICAR sample not detected "
+			 "(%s)",
+			 cl_strerror(r));
 		return -1;
 	}
 	r = scan_mem(eng, clean, sizeof(clean) - 1, &vn);
@@ -194,7 +199,7 @@ static void test_hooks(const uint8_t *p, size_t len)
 		abort();
 	if (len >= 17 && memcmp(p, "MXGATE-TEST-SLOW ", 17) == 0) {
 		long ms = strtol((const char *)p + 17, NULL, 10);
-		struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+		struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 		nanosleep(&ts, NULL);
 	}
 }
@@ -214,7 +219,8 @@ static void scan_one(int fd, const struct cl_engine *eng,
 	if (f < 0) {
 		char why[256];
 		snprintf(why, sizeof(why), "open: %s", strerror(errno));
-		MX_LOG_RL(MX_LOG_WARN, "scanner", "msg=%llx event=open_failed "
+		MX_LOG_RL(MX_LOG_WARN, "scanner",
+			  "msg=%llx event=open_failed "
 			  "path=\"%s\" err=\"%s\"",
 			  (unsigned long long)req->msg_id, path,
 			  strerror(errno));
@@ -233,8 +239,8 @@ static void scan_one(int fd, const struct cl_engine *eng,
 	}
 	uint64_t base = req->off & ~(uint64_t)(page - 1);
 	size_t delta = (size_t)(req->off - base);
-	void *map = mmap(NULL, req->len + delta, PROT_READ, MAP_SHARED, f,
-			 (off_t)base);
+	void *map =
+	    mmap(NULL, req->len + delta, PROT_READ, MAP_SHARED, f, (off_t)base);
 	close(f);
 	if (map == MAP_FAILED) {
 		char why[256];
@@ -256,9 +262,10 @@ static void scan_one(int fd, const struct cl_engine *eng,
 		send_text(fd, SCAN_CLAM_RSP_VERDICT, req->seq, req->msg_id,
 			  SCAN_V_CLEAN, NULL);
 	} else {
-		MX_LOG_RL(MX_LOG_WARN, "scanner", "msg=%llx event=scan_error "
-			  "err=\"%s\"", (unsigned long long)req->msg_id,
-			  cl_strerror(r));
+		MX_LOG_RL(MX_LOG_WARN, "scanner",
+			  "msg=%llx event=scan_error "
+			  "err=\"%s\"",
+			  (unsigned long long)req->msg_id, cl_strerror(r));
 		send_text(fd, SCAN_CLAM_RSP_VERDICT, req->seq, req->msg_id,
 			  SCAN_V_ERROR, cl_strerror(r));
 	}
@@ -269,17 +276,19 @@ int scan_clam_scanner_main(int fd, const char *db_dir,
 {
 	char why[512], desc[128];
 	unsigned sigs;
-	struct cl_engine *eng = engine_load(db_dir, lim, &sigs, why,
-					    sizeof(why));
+	struct cl_engine *eng =
+	    engine_load(db_dir, lim, &sigs, why, sizeof(why));
 
 	if (!eng) {
-		mx_log(MX_LOG_ERR, "scanner", "event=load_failed db=\"%s\" "
-		       "reason=\"%s\"", db_dir, why);
+		mx_log(MX_LOG_ERR, "scanner",
+		       "event=load_failed db=\"%s\" "
+		       "reason=\"%s\"",
+		       db_dir, why);
 		send_text(fd, SCAN_CLAM_RSP_LOADFAIL, 0, 0, 0, why);
 		return 1;
 	}
-	snprintf(desc, sizeof(desc), "libclamav %s, %u signatures",
-		 cl_retver(), sigs);
+	snprintf(desc, sizeof(desc), "libclamav %s, %u signatures", cl_retver(),
+		 sigs);
 	if (send_text(fd, SCAN_CLAM_RSP_READY, 0, 0, sigs, desc) < 0)
 		return 2;
 	for (;;) {
@@ -290,7 +299,7 @@ int scan_clam_scanner_main(int fd, const char *db_dir,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n == 0)
-			break;	/* the pool closed us: normal exit */
+			break; /* the pool closed us: normal exit */
 		if (n < 0 || scan_clam_msg_decode(buf, (size_t)n, &req) ||
 		    req.type != SCAN_CLAM_REQ_SCAN) {
 			mx_log(MX_LOG_ERR, "scanner", "event=bad_request");

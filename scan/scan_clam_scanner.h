@@ -13,11 +13,11 @@
 
 /* libclamav limits (0 = the default in brackets). */
 struct scan_clam_limits {
-	uint64_t max_scansize;	/* bytes scanned per message [100 MiB] */
-	uint64_t max_filesize;	/* largest embedded file [25 MiB] */
-	uint32_t max_recursion;	/* archive/MIME nesting [16] */
-	uint32_t max_files;	/* files per archive [10000] */
-	uint32_t max_scantime_ms;	/* libclamav's own budget [60000] */
+	uint64_t max_scansize;	  /* bytes scanned per message [100 MiB] */
+	uint64_t max_filesize;	  /* largest embedded file [25 MiB] */
+	uint32_t max_recursion;	  /* archive/MIME nesting [16] */
+	uint32_t max_files;	  /* files per archive [10000] */
+	uint32_t max_scantime_ms; /* libclamav's own budget [60000] */
 };
 
 /*

@@ -17,19 +17,17 @@
 /* Value + 1 for the alphabet (RFC 2045 §6.8 table 1), 65 for '=', 0 for
  * anything else; b64_val() maps it to 0..63, 64 for '=', 255 else. */
 static const uint8_t b64_tab[256] = {
-	['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5,
-	['F'] = 6, ['G'] = 7, ['H'] = 8, ['I'] = 9, ['J'] = 10,
-	['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15,
-	['P'] = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20,
-	['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24, ['Y'] = 25,
-	['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30,
-	['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35,
-	['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
-	['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45,
-	['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49, ['x'] = 50,
-	['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55,
-	['3'] = 56, ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60,
-	['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64, ['='] = 65,
+    ['A'] = 1,	['B'] = 2,  ['C'] = 3,	['D'] = 4,  ['E'] = 5,	['F'] = 6,
+    ['G'] = 7,	['H'] = 8,  ['I'] = 9,	['J'] = 10, ['K'] = 11, ['L'] = 12,
+    ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16, ['Q'] = 17, ['R'] = 18,
+    ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
+    ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30,
+    ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36,
+    ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42,
+    ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
+    ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54,
+    ['2'] = 55, ['3'] = 56, ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60,
+    ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64, ['='] = 65,
 };
 
 static inline uint8_t b64_val(uint8_t c)
@@ -51,8 +49,8 @@ __attribute__((constructor)) static void b64_tables_init(void)
 	for (int c = 0; c < 256; c++) {
 		uint8_t v = b64_val((uint8_t)c);
 		for (int k = 0; k < 4; k++)
-			b64_sh[k][c] = v < 64 ? (uint32_t)v << (18 - 6 * k)
-					      : 0x80000000u;
+			b64_sh[k][c] =
+			    v < 64 ? (uint32_t)v << (18 - 6 * k) : 0x80000000u;
 	}
 }
 
@@ -71,23 +69,21 @@ __attribute__((target("avx2"))) static size_t
 b64_avx2(const uint8_t *in, size_t len, uint8_t *out, size_t *used)
 {
 	const __m256i lut_lo = _mm256_setr_epi8(
-		0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
-		0x13, 0x1a, 0x1b, 0x1b, 0x1b, 0x1a, 0x15, 0x11, 0x11, 0x11,
-		0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1a, 0x1b, 0x1b,
-		0x1b, 0x1a);
+	    0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13,
+	    0x1a, 0x1b, 0x1b, 0x1b, 0x1a, 0x15, 0x11, 0x11, 0x11, 0x11, 0x11,
+	    0x11, 0x11, 0x11, 0x11, 0x13, 0x1a, 0x1b, 0x1b, 0x1b, 0x1a);
 	const __m256i lut_hi = _mm256_setr_epi8(
-		0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10,
-		0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x01, 0x02,
-		0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
-		0x10, 0x10);
+	    0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10,
+	    0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x01, 0x02, 0x04, 0x08,
+	    0x04, 0x08, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10);
 	const __m256i lut_roll = _mm256_setr_epi8(
-		0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-		16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0);
+	    0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 19,
+	    4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0);
 	const __m256i nib = _mm256_set1_epi8(0x0f);
 	const __m256i slash = _mm256_set1_epi8('/');
 	const __m256i pack = _mm256_setr_epi8(
-		2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1, 2, 1,
-		0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1);
+	    2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1, 2, 1, 0, 6,
+	    5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1);
 	const __m256i join = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7);
 	size_t i = 0, o = 0;
 
@@ -100,8 +96,7 @@ b64_avx2(const uint8_t *in, size_t len, uint8_t *out, size_t *used)
 		if (!_mm256_testz_si256(cl, cl))
 			break;
 		__m256i roll = _mm256_shuffle_epi8(
-			lut_roll,
-			_mm256_add_epi8(_mm256_cmpeq_epi8(v, slash), hi));
+		    lut_roll, _mm256_add_epi8(_mm256_cmpeq_epi8(v, slash), hi));
 		v = _mm256_add_epi8(v, roll);
 		v = _mm256_maddubs_epi16(v, _mm256_set1_epi32(0x01400140));
 		v = _mm256_madd_epi16(v, _mm256_set1_epi32(0x00011000));
@@ -134,10 +129,11 @@ size_t scan_b64_decode(struct scan_b64 *d, const uint8_t *restrict in,
 #endif
 		while (n == 0 && i + 8 <= len) {
 			uint32_t v = b64_sh[0][in[i]] | b64_sh[1][in[i + 1]] |
-				     b64_sh[2][in[i + 2]] | b64_sh[3][in[i + 3]];
-			uint32_t w = b64_sh[0][in[i + 4]] |
-				     b64_sh[1][in[i + 5]] |
-				     b64_sh[2][in[i + 6]] | b64_sh[3][in[i + 7]];
+				     b64_sh[2][in[i + 2]] |
+				     b64_sh[3][in[i + 3]];
+			uint32_t w =
+			    b64_sh[0][in[i + 4]] | b64_sh[1][in[i + 5]] |
+			    b64_sh[2][in[i + 6]] | b64_sh[3][in[i + 7]];
 			if ((v | w) & 0x80000000u)
 				break;
 			o[0] = (uint8_t)(v >> 16);
@@ -151,7 +147,8 @@ size_t scan_b64_decode(struct scan_b64 *d, const uint8_t *restrict in,
 		}
 		while (n == 0 && i + 4 <= len) {
 			uint32_t v = b64_sh[0][in[i]] | b64_sh[1][in[i + 1]] |
-				     b64_sh[2][in[i + 2]] | b64_sh[3][in[i + 3]];
+				     b64_sh[2][in[i + 2]] |
+				     b64_sh[3][in[i + 3]];
 			if (v & 0x80000000u)
 				break;
 			o[0] = (uint8_t)(v >> 16);
@@ -164,7 +161,7 @@ size_t scan_b64_decode(struct scan_b64 *d, const uint8_t *restrict in,
 			break;
 		uint8_t v = b64_val(in[i++]);
 		if (v == 255)
-			continue;	/* CR, LF, whitespace, junk: skipped */
+			continue; /* CR, LF, whitespace, junk: skipped */
 		if (v == 64) {
 			/* Padding ends the group: emit what it held and
 			 * start afresh, so concatenated encodings decode. */
@@ -209,9 +206,9 @@ size_t scan_b64_finish(struct scan_b64 *d, uint8_t *out)
 
 enum {
 	SCAN_QP_TEXT = 0,
-	SCAN_QP_EQ,	/* saw '=' */
-	SCAN_QP_HEX,	/* saw '=' and one hex digit */
-	SCAN_QP_SOFT,	/* saw '=' then CR or padding: soft line break */
+	SCAN_QP_EQ,   /* saw '=' */
+	SCAN_QP_HEX,  /* saw '=' and one hex digit */
+	SCAN_QP_SOFT, /* saw '=' then CR or padding: soft line break */
 };
 
 static int hexval(uint8_t c)
@@ -220,7 +217,7 @@ static int hexval(uint8_t c)
 		return c - '0';
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')	/* lenient: RFC 2045 wants uppercase */
+	if (c >= 'a' && c <= 'f') /* lenient: RFC 2045 wants uppercase */
 		return c - 'a' + 10;
 	return -1;
 }
@@ -248,7 +245,7 @@ size_t scan_qp_decode(struct scan_qp *d, const uint8_t *in, size_t len,
 				hi = (uint8_t)h;
 				st = SCAN_QP_HEX;
 			} else if (c == '\n') {
-				st = SCAN_QP_TEXT;	/* soft break, bare LF */
+				st = SCAN_QP_TEXT; /* soft break, bare LF */
 			} else if (c == '\r' || c == ' ' || c == '\t') {
 				/* RFC 2045 §6.7 (3): padding may sit before
 				 * the CRLF of a soft line break. */
@@ -256,7 +253,7 @@ size_t scan_qp_decode(struct scan_qp *d, const uint8_t *in, size_t len,
 			} else {
 				*o++ = '=';
 				if (c == '=')
-					break;	/* stay in EQ */
+					break; /* stay in EQ */
 				*o++ = c;
 				st = SCAN_QP_TEXT;
 			}
@@ -305,7 +302,7 @@ size_t scan_qp_finish(struct scan_qp *d, uint8_t *out)
 		out[w++] = '=';
 	} else if (d->st == SCAN_QP_HEX) {
 		out[w++] = '=';
-		out[w++] = (uint8_t)"0123456789ABCDEF"[d->hi];
+		out[w++] = (uint8_t) "0123456789ABCDEF"[d->hi];
 	}
 	scan_qp_init(d);
 	return w;

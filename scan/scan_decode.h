@@ -20,13 +20,13 @@
 #define SCAN_DEC_OUT_MAX(len) ((len) + 8)
 
 struct scan_b64 {
-	uint32_t acc;	/* sextets collected so far */
-	unsigned n;	/* how many (0..3) */
+	uint32_t acc; /* sextets collected so far */
+	unsigned n;   /* how many (0..3) */
 };
 
 struct scan_qp {
-	unsigned st;	/* SCAN_QP_* state, private */
-	uint8_t hi;	/* first hex digit after '=' */
+	unsigned st; /* SCAN_QP_* state, private */
+	uint8_t hi;  /* first hex digit after '=' */
 };
 
 static inline void scan_b64_init(struct scan_b64 *d)

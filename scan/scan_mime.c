@@ -16,15 +16,15 @@
 
 enum {
 	ST_HEADERS = 0,
-	ST_LEAF,	/* body of a leaf part, decoded and reported */
-	ST_SKIP,	/* preamble or epilogue of a multipart */
+	ST_LEAF, /* body of a leaf part, decoded and reported */
+	ST_SKIP, /* preamble or epilogue of a multipart */
 };
 
 static void mime_part_reset(struct scan_mime *m, unsigned depth)
 {
 	memset(&m->part, 0, offsetof(struct scan_mime_part, boundary) + 1);
 	m->part.depth = depth;
-	strcpy(m->part.type, "text/plain");	/* RFC 2045 §5.2 default */
+	strcpy(m->part.type, "text/plain"); /* RFC 2045 §5.2 default */
 	m->field_len = 0;
 	m->eol_len = 0;
 }
@@ -96,8 +96,8 @@ static size_t decode_words(uint8_t *s, size_t len)
 				uint8_t enc = s[q1 + 1] | 0x20;
 				const uint8_t *t = s + q2 + 1;
 				size_t tl = end - (q2 + 1);
-				uint8_t out[SCAN_DEC_OUT_MAX(
-					SCAN_MIME_NAME_MAX)];
+				uint8_t
+				    out[SCAN_DEC_OUT_MAX(SCAN_MIME_NAME_MAX)];
 				size_t n = 0;
 				if (tl > SCAN_MIME_NAME_MAX)
 					tl = SCAN_MIME_NAME_MAX;
@@ -111,10 +111,17 @@ static size_t decode_words(uint8_t *s, size_t len)
 						int a, b;
 						if (t[k] == '_') {
 							out[n++] = ' ';
-						} else if (t[k] == '=' && k + 2 < tl &&
-							   (a = hex1(t[k + 1])) >= 0 &&
-							   (b = hex1(t[k + 2])) >= 0) {
-							out[n++] = (uint8_t)(a << 4 | b);
+						} else if (t[k] == '=' &&
+							   k + 2 < tl &&
+							   (a = hex1(
+								t[k + 1])) >=
+							       0 &&
+							   (b = hex1(
+								t[k + 2])) >=
+							       0) {
+							out[n++] =
+							    (uint8_t)(a << 4 |
+								      b);
 							k += 2;
 						} else {
 							out[n++] = t[k];
@@ -152,13 +159,12 @@ long scan_mime_param(const uint8_t *v, size_t len, const char *attr,
 	while (i < len && v[i] != ';')
 		i++;
 	while (i < len) {
-		i++;	/* ';' */
-		while (i < len && (is_wsp(v[i]) || v[i] == '\r' ||
-				   v[i] == '\n'))
+		i++; /* ';' */
+		while (i < len &&
+		       (is_wsp(v[i]) || v[i] == '\r' || v[i] == '\n'))
 			i++;
 		size_t ns = i;
-		while (i < len && v[i] != '=' && v[i] != ';' &&
-		       !is_wsp(v[i]))
+		while (i < len && v[i] != '=' && v[i] != ';' && !is_wsp(v[i]))
 			i++;
 		size_t nl = i - ns;
 		while (i < len && is_wsp(v[i]))
@@ -169,8 +175,8 @@ long scan_mime_param(const uint8_t *v, size_t len, const char *attr,
 		while (i < len && is_wsp(v[i]))
 			i++;
 		bool match = false, ext = false, first = true;
-		if (nl >= alen && strncasecmp((const char *)v + ns, attr,
-					       alen) == 0) {
+		if (nl >= alen &&
+		    strncasecmp((const char *)v + ns, attr, alen) == 0) {
 			const uint8_t *rest = v + ns + alen;
 			size_t rl = nl - alen;
 			if (rl == 0) {
@@ -229,7 +235,8 @@ long scan_mime_param(const uint8_t *v, size_t len, const char *attr,
 					if (ext && v[k] == '%' && k + 2 < i &&
 					    (a = hex1(v[k + 1])) >= 0 &&
 					    (b = hex1(v[k + 2])) >= 0) {
-						out[o++] = (uint8_t)(a << 4 | b);
+						out[o++] =
+						    (uint8_t)(a << 4 | b);
 						k += 2;
 					} else {
 						out[o++] = v[k];
@@ -288,8 +295,8 @@ static void field_done(struct scan_mime *m)
 		       f[v + k] != ';' && !is_wsp(f[v + k]) &&
 		       f[v + k] != '\r' && f[v + k] != '\n') {
 			uint8_t c = f[v + k];
-			p->type[k++] = (char)(c >= 'A' && c <= 'Z' ? c | 0x20
-								   : c);
+			p->type[k++] =
+			    (char)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
 		}
 		p->type[k] = 0;
 		long b = scan_mime_param(f + v, len - v, "boundary",
@@ -390,8 +397,8 @@ static void headers_done(struct scan_mime *m)
 		field_done(m);
 	if (m->cb->headers_end)
 		m->cb->headers_end(m->arg, p->depth);
-	bool multipart = strncmp(p->type, "multipart/", 10) == 0 &&
-			 p->boundary[0];
+	bool multipart =
+	    strncmp(p->type, "multipart/", 10) == 0 && p->boundary[0];
 	bool message = strcmp(p->type, "message/rfc822") == 0 &&
 		       p->cte == SCAN_MIME_CTE_IDENTITY;
 
@@ -407,7 +414,7 @@ static void headers_done(struct scan_mime *m)
 		m->stack[m->stack_n].len = bl;
 		m->stack[m->stack_n].depth = p->depth;
 		m->stack_n++;
-		m->state = ST_SKIP;	/* preamble, RFC 2046 §5.1.1 */
+		m->state = ST_SKIP; /* preamble, RFC 2046 §5.1.1 */
 		return;
 	}
 	if (message) {
@@ -444,8 +451,7 @@ static int boundary_match(const struct scan_mime *m, const uint8_t *l,
 			continue;
 		size_t i = 2 + bl;
 		*close = false;
-		if (i + 2 <= len && l[i] == '-' &&
-		    l[i + 1] == '-') {
+		if (i + 2 <= len && l[i] == '-' && l[i + 1] == '-') {
 			*close = true;
 			i += 2;
 		}
@@ -471,7 +477,7 @@ static bool on_boundary(struct scan_mime *m, const uint8_t *l, size_t len)
 	unsigned depth = m->stack[k].depth + 1;
 	if (close) {
 		m->stack_n = (unsigned)k;
-		m->state = ST_SKIP;	/* epilogue */
+		m->state = ST_SKIP; /* epilogue */
 	} else {
 		mime_part_reset(m, depth);
 		m->state = ST_HEADERS;
@@ -548,8 +554,8 @@ void scan_mime_feed(struct scan_mime *m, const uint8_t *p, size_t len)
 					body_emit(m, m->eol, m->eol_len);
 				body_emit(m, p, cl);
 				m->eol_len = m->part.cte == SCAN_MIME_CTE_BASE64
-						     ? 0
-						     : r - cl;
+						 ? 0
+						 : r - cl;
 				memcpy(m->eol, p + cl, m->eol_len);
 				p += r;
 				len -= r;
@@ -572,7 +578,7 @@ void scan_mime_feed(struct scan_mime *m, const uint8_t *p, size_t len)
 			if (nl)
 				m->line_cut = false;
 		} else if (nl && m->line_len == 0 && n <= SCAN_MIME_LINE_MAX) {
-			line_done(m, p, n);	/* whole line in input */
+			line_done(m, p, n); /* whole line in input */
 		} else if (m->line_len + n <= SCAN_MIME_LINE_MAX) {
 			memcpy(m->line + m->line_len, p, n);
 			m->line_len += n;
@@ -621,7 +627,7 @@ void scan_mime_finish(struct scan_mime *m)
 	m->line_cont = false;
 	m->line_cut = false;
 	if (m->state == ST_HEADERS)
-		headers_done(m);	/* headers only, no body */
+		headers_done(m); /* headers only, no body */
 	if (m->state == ST_LEAF)
 		leaf_end(m);
 	m->state = ST_SKIP;

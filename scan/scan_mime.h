@@ -32,14 +32,14 @@
 
 #include "scan_decode.h"
 
-#define SCAN_MIME_LINE_MAX 1024	/* header lines are cut here */
-#define SCAN_MIME_FIELD_MAX 4096	/* one unfolded header field */
-#define SCAN_MIME_BOUNDARY_MAX 128	/* RFC 2046 §5.1.1 says 70 */
+#define SCAN_MIME_LINE_MAX 1024	   /* header lines are cut here */
+#define SCAN_MIME_FIELD_MAX 4096   /* one unfolded header field */
+#define SCAN_MIME_BOUNDARY_MAX 128 /* RFC 2046 §5.1.1 says 70 */
 #define SCAN_MIME_NAME_MAX 256
 #define SCAN_MIME_DEPTH_HARD_MAX 16
 
 enum scan_mime_cte {
-	SCAN_MIME_CTE_IDENTITY = 0,	/* 7bit, 8bit, binary, unknown */
+	SCAN_MIME_CTE_IDENTITY = 0, /* 7bit, 8bit, binary, unknown */
 	SCAN_MIME_CTE_BASE64,
 	SCAN_MIME_CTE_QP,
 };
@@ -47,10 +47,10 @@ enum scan_mime_cte {
 struct scan_mime_part {
 	unsigned depth;
 	enum scan_mime_cte cte;
-	char type[64];		/* "text/plain", lower case */
-	uint8_t filename[SCAN_MIME_NAME_MAX];	/* from Content-Disposition */
+	char type[64];			      /* "text/plain", lower case */
+	uint8_t filename[SCAN_MIME_NAME_MAX]; /* from Content-Disposition */
 	size_t filename_len;
-	uint8_t name[SCAN_MIME_NAME_MAX];	/* from Content-Type */
+	uint8_t name[SCAN_MIME_NAME_MAX]; /* from Content-Type */
 	size_t name_len;
 	char boundary[SCAN_MIME_BOUNDARY_MAX + 1];
 };
@@ -66,16 +66,16 @@ struct scan_mime_cb {
 };
 
 struct scan_mime_stats {
-	uint64_t too_deep;	/* nesting cut at depth_max */
-	uint64_t long_lines;	/* header lines cut at SCAN_MIME_LINE_MAX */
-	uint64_t parts;		/* leaf parts seen */
+	uint64_t too_deep;   /* nesting cut at depth_max */
+	uint64_t long_lines; /* header lines cut at SCAN_MIME_LINE_MAX */
+	uint64_t parts;	     /* leaf parts seen */
 };
 
 struct scan_mime {
 	const struct scan_mime_cb *cb;
 	void *arg;
 	unsigned depth_max;
-	unsigned state;		/* private from here on */
+	unsigned state; /* private from here on */
 	struct scan_mime_part part;
 	struct {
 		char b[SCAN_MIME_BOUNDARY_MAX + 1];
@@ -85,11 +85,11 @@ struct scan_mime {
 	unsigned stack_n;
 	uint8_t line[SCAN_MIME_LINE_MAX];
 	size_t line_len;
-	bool line_cut;		/* rest of an over-long line is dropped */
-	bool line_cont;		/* an over-long body line is being streamed */
+	bool line_cut;	/* rest of an over-long line is dropped */
+	bool line_cont; /* an over-long body line is being streamed */
 	uint8_t field[SCAN_MIME_FIELD_MAX];
 	size_t field_len;
-	uint8_t eol[2];		/* held-back line end of the last body line */
+	uint8_t eol[2]; /* held-back line end of the last body line */
 	size_t eol_len;
 	union {
 		struct scan_b64 b64;

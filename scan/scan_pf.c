@@ -21,12 +21,12 @@
 #include "scan_counters.h"
 #include "scan_mime.h"
 
-#define PF_HDR_SIZE (64 * 1024)	/* header text scanned in one block */
+#define PF_HDR_SIZE (64 * 1024) /* header text scanned in one block */
 
 struct pf_set {
 	hs_database_t *db[SCAN_PART__COUNT];
-	uint32_t *ids[SCAN_PART__COUNT];	/* expression -> rule id */
-	uint8_t *acts[SCAN_PART__COUNT];	/* expression -> action */
+	uint32_t *ids[SCAN_PART__COUNT]; /* expression -> rule id */
+	uint8_t *acts[SCAN_PART__COUNT]; /* expression -> action */
 	size_t rule_count;
 	uint64_t gen;
 	struct pf_set *retired_next;
@@ -36,7 +36,7 @@ struct scan_pf {
 	struct scan_pf_conf conf;
 	_Atomic(struct pf_set *) cur;
 	uint64_t gen;
-	pthread_mutex_t lock;	/* workers list, retired list */
+	pthread_mutex_t lock; /* workers list, retired list */
 	struct scan_pf_worker *workers;
 	struct pf_set *retired;
 };
@@ -198,8 +198,8 @@ static int compile_part(const struct scan_rules *rules, enum scan_part part,
 		k++;
 	}
 	hs_compile_error_t *cerr = NULL;
-	if (hs_compile_multi(expr, flags, ids, (unsigned)n, HS_MODE_BLOCK,
-			     NULL, &s->db[part], &cerr) != HS_SUCCESS) {
+	if (hs_compile_multi(expr, flags, ids, (unsigned)n, HS_MODE_BLOCK, NULL,
+			     &s->db[part], &cerr) != HS_SUCCESS) {
 		if (cerr && cerr->expression >= 0 &&
 		    (size_t)cerr->expression < n) {
 			const struct scan_rule *r = which[cerr->expression];
@@ -245,14 +245,15 @@ static int set_selftest(struct pf_set *s, const char *file, char *err,
 			e = -ENOMEM;
 	}
 	for (int p = 0; p < SCAN_PART__COUNT && !e; p++) {
-		if (s->db[p] &&
-		    hs_scan(s->db[p], sample, sizeof(sample) - 1, 0, scr,
-			    selftest_cb, NULL) != HS_SUCCESS)
+		if (s->db[p] && hs_scan(s->db[p], sample, sizeof(sample) - 1, 0,
+					scr, selftest_cb, NULL) != HS_SUCCESS)
 			e = -EIO;
 	}
 	if (e)
-		snprintf(err, errlen, "%s: self-test of the compiled rules "
-				      "failed", file);
+		snprintf(err, errlen,
+			 "%s: self-test of the compiled rules "
+			 "failed",
+			 file);
 	hs_free_scratch(scr);
 	return e;
 }
@@ -293,8 +294,7 @@ int scan_pf_load_rules(struct scan_pf *pf, const struct scan_rules *rules,
 	return 0;
 }
 
-int scan_pf_load(struct scan_pf *pf, const char *path, char *err,
-		 size_t errlen)
+int scan_pf_load(struct scan_pf *pf, const char *path, char *err, size_t errlen)
 {
 	struct scan_rules *rules;
 	int e = scan_rules_load(path, &rules, err, errlen);
@@ -343,18 +343,18 @@ static int on_match(unsigned idx, unsigned long long from,
 	return 0;
 }
 
-static void run(struct scan_pf_worker *w, enum scan_part part,
-		const void *data, size_t len)
+static void run(struct scan_pf_worker *w, enum scan_part part, const void *data,
+		size_t len)
 {
 	hs_database_t *db = w->set->db[part];
-	struct match_ctx m = { w, part };
+	struct match_ctx m = {w, part};
 
 	if (!db || w->err)
 		return;
 	if (len > UINT32_MAX)
 		len = UINT32_MAX;
-	hs_error_t he = hs_scan(db, data, (unsigned)len, 0, w->scratch,
-				on_match, &m);
+	hs_error_t he =
+	    hs_scan(db, data, (unsigned)len, 0, w->scratch, on_match, &m);
 	if (he != HS_SUCCESS) {
 		w->err = -EIO;
 		MX_LOG_RL(MX_LOG_ERR, "scan", "event=hs_scan_failed err=%d",
@@ -369,15 +369,14 @@ static void hdr_flush(struct scan_pf_worker *w)
 	w->hdr_len = 0;
 }
 
-static void cb_header(void *arg, unsigned depth, const uint8_t *l,
-		      size_t len)
+static void cb_header(void *arg, unsigned depth, const uint8_t *l, size_t len)
 {
 	struct scan_pf_worker *w = arg;
 
 	if (!w->set->db[SCAN_PART_HEADER])
 		return;
 	if (len > PF_HDR_SIZE - w->hdr_len)
-		hdr_flush(w);	/* a giant header section: scan in blocks */
+		hdr_flush(w); /* a giant header section: scan in blocks */
 	if (len > PF_HDR_SIZE)
 		len = PF_HDR_SIZE;
 	memcpy(w->hdr + w->hdr_len, l, len);
@@ -431,12 +430,12 @@ static void cb_part_end(void *arg)
 }
 
 static const struct scan_mime_cb pf_mime_cb = {
-	.header = cb_header,
-	.headers_end = cb_headers_end,
-	.part_begin = cb_part_begin,
-	.filename = cb_filename,
-	.body = cb_body,
-	.part_end = cb_part_end,
+    .header = cb_header,
+    .headers_end = cb_headers_end,
+    .part_begin = cb_part_begin,
+    .filename = cb_filename,
+    .body = cb_body,
+    .part_end = cb_part_end,
 };
 
 struct scan_pf_worker *scan_pf_worker_create(struct scan_pf *pf)
@@ -468,8 +467,7 @@ void scan_pf_worker_destroy(struct scan_pf_worker *w)
 		return;
 	struct scan_pf *pf = w->pf;
 	pthread_mutex_lock(&pf->lock);
-	for (struct scan_pf_worker **pp = &pf->workers; *pp;
-	     pp = &(*pp)->next)
+	for (struct scan_pf_worker **pp = &pf->workers; *pp; pp = &(*pp)->next)
 		if (*pp == w) {
 			*pp = w->next;
 			break;
@@ -536,9 +534,9 @@ int scan_pf_scan(struct scan_pf_worker *w, const void *msg, size_t len,
 	}
 	if (w->scratch_gen != s->gen) {
 		for (int p = 0; p < SCAN_PART__COUNT; p++)
-			if (s->db[p] && hs_alloc_scratch(s->db[p],
-							 &w->scratch) !=
-						HS_SUCCESS) {
+			if (s->db[p] &&
+			    hs_alloc_scratch(s->db[p], &w->scratch) !=
+				HS_SUCCESS) {
 				atomic_store(&w->hazard, NULL);
 				MX_COUNT(scan_counters, scan_pf_errors);
 				return -ENOMEM;

@@ -33,23 +33,23 @@
 
 #include "scan_rules.h"
 
-#define SCAN_PF_MATCH_MAX 32	/* rule ids kept per result */
+#define SCAN_PF_MATCH_MAX 32 /* rule ids kept per result */
 
 struct scan_pf_conf {
-	enum scan_action default_action;	/* SCAN or PASS: no rule hit */
-	size_t decode_max;	/* decoded bytes kept per part; 0 = 1 MiB */
-	unsigned depth_max;	/* MIME nesting; 0 = 8 */
+	enum scan_action default_action; /* SCAN or PASS: no rule hit */
+	size_t decode_max;  /* decoded bytes kept per part; 0 = 1 MiB */
+	unsigned depth_max; /* MIME nesting; 0 = 8 */
 };
 
 struct scan_pf_result {
-	enum scan_action action;	/* resolved: reject > scan > tag > pass */
-	bool clam;		/* should go to ClamAV: action is scan, or
-				 * tag while the default is scan */
-	bool matched;		/* false: no rule hit, action is the default */
-	bool truncated;		/* more matches than SCAN_PF_MATCH_MAX */
+	enum scan_action action; /* resolved: reject > scan > tag > pass */
+	bool clam;		 /* should go to ClamAV: action is scan, or
+				  * tag while the default is scan */
+	bool matched;		 /* false: no rule hit, action is the default */
+	bool truncated;		 /* more matches than SCAN_PF_MATCH_MAX */
 	unsigned match_count;
-	uint32_t match[SCAN_PF_MATCH_MAX];	/* rule ids, each once */
-	uint64_t generation;	/* rule set that produced this */
+	uint32_t match[SCAN_PF_MATCH_MAX]; /* rule ids, each once */
+	uint64_t generation;		   /* rule set that produced this */
 };
 
 struct scan_pf;

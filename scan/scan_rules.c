@@ -17,17 +17,17 @@
 #include <unistd.h>
 
 static const char *const action_names[] = {
-	[SCAN_ACT_PASS] = "pass",
-	[SCAN_ACT_TAG] = "tag",
-	[SCAN_ACT_SCAN] = "scan",
-	[SCAN_ACT_REJECT] = "reject",
+    [SCAN_ACT_PASS] = "pass",
+    [SCAN_ACT_TAG] = "tag",
+    [SCAN_ACT_SCAN] = "scan",
+    [SCAN_ACT_REJECT] = "reject",
 };
 
 static const char *const part_names[] = {
-	[SCAN_PART_HEADER] = "header",
-	[SCAN_PART_BODY] = "body",
-	[SCAN_PART_FILENAME] = "filename",
-	[SCAN_PART_RAW] = "raw",
+    [SCAN_PART_HEADER] = "header",
+    [SCAN_PART_BODY] = "body",
+    [SCAN_PART_FILENAME] = "filename",
+    [SCAN_PART_RAW] = "raw",
 };
 
 const char *scan_action_name(enum scan_action a)
@@ -60,7 +60,7 @@ struct cur {
 };
 
 __attribute__((format(printf, 2, 3))) static int fail(struct cur *c,
-							const char *fmt, ...)
+						      const char *fmt, ...)
 {
 	va_list ap;
 	int n = snprintf(c->err, c->errlen, "%s:%u: ", c->file, c->line);
@@ -131,8 +131,10 @@ static int parse_pattern(struct cur *c, struct scan_rule *r)
 			r->flags |= SCAN_RULE_F_MULTILINE;
 			break;
 		default:
-			return fail(c, "unknown pattern flag '%c' (allowed: "
-				       "i s m)", *c->p);
+			return fail(c,
+				    "unknown pattern flag '%c' (allowed: "
+				    "i s m)",
+				    *c->p);
 		}
 	}
 	pat = malloc(n + 1);
@@ -167,8 +169,10 @@ static int parse_desc(struct cur *c, struct scan_rule *r)
 					       "quote");
 			ch = *c->p++;
 			if (ch != '"' && ch != '\\')
-				return fail(c, "unknown escape '\\%c' in "
-					       "description", ch);
+				return fail(c,
+					    "unknown escape '\\%c' in "
+					    "description",
+					    ch);
 		}
 		if ((unsigned char)ch < 0x20)
 			return fail(c, "control character in description");
@@ -194,8 +198,8 @@ static int parse_line(struct cur *c, struct scan_rule *r)
 	char *endp;
 	errno = 0;
 	unsigned long long id = strtoull(w, &endp, 10);
-	if (n >= sizeof(w) || w[0] < '0' || w[0] > '9' || *endp ||
-	    errno || id == 0 || id > UINT32_MAX)
+	if (n >= sizeof(w) || w[0] < '0' || w[0] > '9' || *endp || errno ||
+	    id == 0 || id > UINT32_MAX)
 		return fail(c, "rule id must be a number 1..4294967295");
 	r->id = (uint32_t)id;
 
@@ -207,8 +211,10 @@ static int parse_line(struct cur *c, struct scan_rule *r)
 		if (n < sizeof(w) && strcmp(w, part_names[p]) == 0)
 			break;
 	if (p == SCAN_PART__COUNT)
-		return fail(c, "unknown part '%s' (header, body, filename, "
-			       "raw)", w);
+		return fail(c,
+			    "unknown part '%s' (header, body, filename, "
+			    "raw)",
+			    w);
 	r->part = (enum scan_part)p;
 
 	int e = parse_pattern(c, r);
@@ -219,8 +225,10 @@ static int parse_line(struct cur *c, struct scan_rule *r)
 	if (n == 0)
 		return fail(c, "missing action (reject, scan, tag, pass)");
 	if (n >= sizeof(w) || scan_action_parse(w, &r->action))
-		return fail(c, "unknown action '%s' (reject, scan, tag, "
-			       "pass)", w);
+		return fail(c,
+			    "unknown action '%s' (reject, scan, tag, "
+			    "pass)",
+			    w);
 	return parse_desc(c, r);
 }
 
@@ -242,7 +250,7 @@ int scan_rules_parse(const char *file, const char *text, size_t len,
 {
 	struct scan_rules *rs = calloc(1, sizeof(*rs));
 	size_t cap = 0;
-	struct cur c = { .file = file, .err = err, .errlen = errlen };
+	struct cur c = {.file = file, .err = err, .errlen = errlen};
 	const char *p = text, *end = text + len;
 	int e = 0;
 
@@ -293,8 +301,10 @@ int scan_rules_parse(const char *file, const char *text, size_t len,
 		}
 		for (size_t i = 0; i < rs->count; i++)
 			if (rs->v[i].id == r->id) {
-				e = fail(&c, "duplicate rule id %u (first on "
-					     "line %u)", r->id, rs->v[i].line);
+				e = fail(&c,
+					 "duplicate rule id %u (first on "
+					 "line %u)",
+					 r->id, rs->v[i].line);
 				free(r->pattern);
 				free(r->desc);
 				goto out;

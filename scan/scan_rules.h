@@ -63,14 +63,14 @@ struct scan_rule {
 	uint32_t id;
 	enum scan_part part;
 	enum scan_action action;
-	unsigned flags;		/* SCAN_RULE_F_* */
-	unsigned line;		/* in the file, for compile errors */
+	unsigned flags; /* SCAN_RULE_F_* */
+	unsigned line;	/* in the file, for compile errors */
 	char *pattern;
 	char *desc;
 };
 
 struct scan_rules {
-	char *file;		/* name used in messages */
+	char *file; /* name used in messages */
 	struct scan_rule *v;
 	size_t count;
 };

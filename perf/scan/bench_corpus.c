@@ -44,10 +44,11 @@ static void sb_str(struct sb *b, const char *s)
 }
 
 static const char *const words[] = {
-	"the", "meeting", "report", "quarter", "please", "attached", "find",
-	"schedule", "project", "update", "thanks", "regards", "customer",
-	"order", "shipping", "invoice", "review", "budget", "team", "today",
-	"tomorrow", "we", "will", "discuss", "results", "and", "next", "steps",
+    "the",	"meeting",  "report",	"quarter", "please", "attached",
+    "find",	"schedule", "project",	"update",  "thanks", "regards",
+    "customer", "order",    "shipping", "invoice", "review", "budget",
+    "team",	"today",    "tomorrow", "we",	   "will",   "discuss",
+    "results",	"and",	    "next",	"steps",
 };
 
 static void text(struct sb *b, size_t n, bool html)
@@ -74,8 +75,9 @@ static void text(struct sb *b, size_t n, bool html)
 
 static void base64(struct sb *b, const uint8_t *in, size_t len)
 {
-	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
-				"vwxyz0123456789+/";
+	static const char a[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
+	    "vwxyz0123456789+/";
 	char line[80];
 	size_t o = 0;
 
@@ -129,7 +131,8 @@ static void attachment(struct sb *b, const char *type, const char *name,
 	snprintf(h, sizeof(h),
 		 "--b1\r\nContent-Type: %s; name=\"%s\"\r\n"
 		 "Content-Disposition: attachment; filename=\"%s\"\r\n"
-		 "Content-Transfer-Encoding: base64\r\n\r\n", type, name, name);
+		 "Content-Transfer-Encoding: base64\r\n\r\n",
+		 type, name, name);
 	sb_str(b, h);
 	base64(b, d, size);
 	free(d);
@@ -139,49 +142,58 @@ void bench_corpus_gen(size_t n)
 {
 	static const uint8_t pdf[] = "%PDF-1.7\n", png[] = "\x89PNG\r\n\x1a\n",
 			     zip[] = "PK\x03\x04", mz[] = "MZ\x90";
-	unsigned mix[9] = { 0 };
+	unsigned mix[9] = {0};
 
 	msgs = calloc(n, sizeof(*msgs));
 	nmsgs = n;
 	for (size_t i = 0; i < n; i++) {
-		struct sb b = { 0 };
+		struct sb b = {0};
 		unsigned r = rnd() % 100;
 		if (r < 40) {
 			mix[0]++;
 			headers(&b, i, "status");
 			if (i % 4 == 0) {
-				sb_str(&b, "Content-Type: text/plain; charset=utf-8\r\n"
-					   "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+				sb_str(&b, "Content-Type: text/plain; "
+					   "charset=utf-8\r\n"
+					   "Content-Transfer-Encoding: "
+					   "quoted-printable\r\n\r\n");
 				size_t s = b.len;
 				text(&b, between(2048, 24576), false);
 				/* A few QP escapes to decode. */
 				for (size_t k = s + 50; k + 3 < b.len; k += 400)
 					memcpy(b.p + k, "=C3=A9", 3);
 			} else {
-				sb_str(&b, "Content-Type: text/plain; charset=us-ascii\r\n\r\n");
+				sb_str(&b, "Content-Type: text/plain; "
+					   "charset=us-ascii\r\n\r\n");
 				text(&b, between(2048, 24576), false);
 			}
 		} else if (r < 60) {
 			mix[1]++;
 			headers(&b, i, "newsletter");
-			sb_str(&b, "Content-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n"
+			sb_str(&b, "Content-Type: multipart/alternative; "
+				   "boundary=\"b1\"\r\n\r\n"
 				   "--b1\r\nContent-Type: text/plain\r\n\r\n");
 			size_t sz = between(4096, 32768);
 			text(&b, sz, false);
 			sb_str(&b, "--b1\r\nContent-Type: text/html\r\n\r\n");
 			if (rnd() % 10 == 0)
-				sb_str(&b, "<form action=\"https://phish.example/\">\r\n");
+				sb_str(
+				    &b,
+				    "<form "
+				    "action=\"https://phish.example/\">\r\n");
 			text(&b, sz, true);
 			sb_str(&b, "--b1--\r\n");
 		} else {
 			const char *subj = "files";
 			headers(&b, i, subj);
-			sb_str(&b, "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+			sb_str(&b, "Content-Type: multipart/mixed; "
+				   "boundary=\"b1\"\r\n\r\n"
 				   "--b1\r\nContent-Type: text/plain\r\n\r\n");
 			text(&b, between(500, 3000), false);
 			if (r < 72) {
 				mix[2]++;
-				attachment(&b, "application/pdf", "report.pdf", pdf, 9,
+				attachment(&b, "application/pdf", "report.pdf",
+					   pdf, 9,
 					   between(40 << 10, 300 << 10));
 			} else if (r < 82) {
 				mix[3]++;
@@ -189,29 +201,36 @@ void bench_corpus_gen(size_t n)
 					   between(30 << 10, 200 << 10));
 			} else if (r < 90) {
 				mix[4]++;
-				attachment(&b, "application/vnd.openxmlformats-"
-					   "officedocument.wordprocessingml.document",
-					   "minutes.docx", zip, 4,
-					   between(20 << 10, 150 << 10));
+				attachment(
+				    &b,
+				    "application/vnd.openxmlformats-"
+				    "officedocument.wordprocessingml.document",
+				    "minutes.docx", zip, 4,
+				    between(20 << 10, 150 << 10));
 			} else if (r < 94) {
 				mix[5]++;
-				attachment(&b, "application/zip", "photos.zip", zip, 4,
+				attachment(&b, "application/zip", "photos.zip",
+					   zip, 4,
 					   between(20 << 10, 100 << 10));
 			} else if (r < 97) {
 				mix[6]++;
-				sb_str(&b, "--b1\r\nContent-Type: message/rfc822\r\n\r\n");
+				sb_str(&b, "--b1\r\nContent-Type: "
+					   "message/rfc822\r\n\r\n");
 				headers(&b, i + 1, "fwd");
 				sb_str(&b, "Content-Type: text/plain\r\n\r\n");
 				text(&b, between(1000, 8000), false);
 			} else if (r < 99) {
 				mix[7]++;
-				attachment(&b, "application/octet-stream", "setup.exe",
-					   mz, 3, between(30 << 10, 120 << 10));
+				attachment(&b, "application/octet-stream",
+					   "setup.exe", mz, 3,
+					   between(30 << 10, 120 << 10));
 			} else {
 				mix[8]++;
-				sb_str(&b, "--b1\r\nContent-Type: text/plain\r\n\r\n"
-					   "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD"
-					   "-ANTI-UBE-TEST-EMAIL*C.34X\r\n");
+				sb_str(
+				    &b,
+				    "--b1\r\nContent-Type: text/plain\r\n\r\n"
+				    "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD"
+				    "-ANTI-UBE-TEST-EMAIL*C.34X\r\n");
 			}
 			sb_str(&b, "--b1--\r\n");
 		}
@@ -222,7 +241,7 @@ void bench_corpus_gen(size_t n)
 	printf("corpus: %zu messages, %.1f MiB, mean %.1f KiB\n", n,
 	       total_bytes / 1048576.0, total_bytes / 1024.0 / n);
 	printf("  mix: plain %u, newsletter %u, pdf %u, image %u, docx %u, "
-	       "zip %u, forwarded %u, exe %u, gtube %u\n", mix[0], mix[1],
-	       mix[2], mix[3], mix[4], mix[5], mix[6], mix[7], mix[8]);
+	       "zip %u, forwarded %u, exe %u, gtube %u\n",
+	       mix[0], mix[1], mix[2], mix[3], mix[4], mix[5], mix[6], mix[7],
+	       mix[8]);
 }
-

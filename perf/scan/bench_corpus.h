@@ -24,8 +24,8 @@
 struct msg {
 	char *p;
 	size_t len;
-	uint64_t off;	/* in the segment file */
-	bool clam;	/* the pre-filter wants ClamAV */
+	uint64_t off; /* in the segment file */
+	bool clam;    /* the pre-filter wants ClamAV */
 	bool reject;
 };
 

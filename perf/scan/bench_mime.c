@@ -41,7 +41,9 @@ static void on_body(void *a, const uint8_t *d, size_t n)
 }
 
 static const struct scan_mime_cb cb = {
-	.header = on_header, .filename = on_name, .body = on_body,
+    .header = on_header,
+    .filename = on_name,
+    .body = on_body,
 };
 
 static void walk_ours(const struct msg *m)
@@ -75,8 +77,8 @@ static void walk_gmime(const struct msg *m)
 	GMimeStream *null = g_mime_stream_null_new();
 
 	if (msg) {
-		GMimeHeaderList *h = g_mime_object_get_header_list(
-			GMIME_OBJECT(msg));
+		GMimeHeaderList *h =
+		    g_mime_object_get_header_list(GMIME_OBJECT(msg));
 		sink += (uint64_t)g_mime_header_list_get_count(h);
 		g_mime_message_foreach(msg, gm_part, null);
 		g_object_unref(msg);
@@ -112,5 +114,5 @@ int main(int argc, char **argv)
 	       gmime_major_version, gmime_minor_version, gmime_micro_version,
 	       run(walk_gmime, secs));
 	g_mime_shutdown();
-	return sink == 42;	/* keeps the work observable */
+	return sink == 42; /* keeps the work observable */
 }

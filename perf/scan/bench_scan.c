@@ -31,7 +31,7 @@
 struct run {
 	struct scan_pf *pf;
 	double seconds;
-	double cpu_seconds;	/* this thread's CPU time */
+	double cpu_seconds; /* this thread's CPU time */
 	uint64_t bytes;
 	bool record;
 };
@@ -89,7 +89,7 @@ static double pf_run(struct scan_pf *pf, int threads, double seconds,
 	double gbps = 0, bytes = 0, cpu = 0;
 
 	for (int i = 0; i < threads; i++) {
-		r[i] = (struct run){ pf, seconds, 0, 0, false };
+		r[i] = (struct run){pf, seconds, 0, 0, false};
 		pthread_create(&t[i], NULL, pf_thread, &r[i]);
 	}
 	for (int i = 0; i < threads; i++) {
@@ -118,8 +118,11 @@ static double clam_run(const char *scanner, const char *db, const char *seg,
 		       size_t *bytes, double *per_cpu)
 {
 	struct scan_clam_conf conf = {
-		.scanner_path = scanner, .db_dir = db, .procs = procs,
-		.queue_max = (unsigned)nmsgs + 1, .done = on_done,
+	    .scanner_path = scanner,
+	    .db_dir = db,
+	    .procs = procs,
+	    .queue_max = (unsigned)nmsgs + 1,
+	    .done = on_done,
 	};
 	struct scan_clam_pool *pool;
 	double c0 = children_cpu();
@@ -153,14 +156,16 @@ static double clam_run(const char *scanner, const char *db, const char *seg,
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
-		fprintf(stderr, "usage: %s RULES SCANNER DB_DIR [MESSAGES] "
-				"[SECONDS]\n", argv[0]);
+		fprintf(stderr,
+			"usage: %s RULES SCANNER DB_DIR [MESSAGES] "
+			"[SECONDS]\n",
+			argv[0]);
 		return 2;
 	}
 	size_t n = argc > 4 ? strtoul(argv[4], NULL, 10) : 2000;
 	double secs = argc > 5 ? atof(argv[5]) : 3.0;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	struct scan_pf_conf conf = { .default_action = SCAN_ACT_SCAN };
+	struct scan_pf_conf conf = {.default_action = SCAN_ACT_SCAN};
 	struct scan_pf *pf;
 	char err[512];
 
@@ -173,7 +178,7 @@ int main(int argc, char **argv)
 	printf("rules: %s, %zu rules, default scan\n", argv[1],
 	       scan_pf_rule_count(pf));
 
-	struct run rec = { pf, 0, 0, 0, true };
+	struct run rec = {pf, 0, 0, 0, true};
 	pf_thread(&rec);
 	size_t skip = 0, rej = 0, skip_bytes = 0;
 	for (size_t i = 0; i < nmsgs; i++) {
@@ -182,19 +187,22 @@ int main(int argc, char **argv)
 		skip_bytes += msgs[i].clam ? 0 : msgs[i].len;
 	}
 	printf("prefilter: %.1f%% of messages (%.1f%% of bytes) skip ClamAV "
-	       "(%.1f%% rejected outright)\n", 100.0 * skip / nmsgs,
-	       100.0 * skip_bytes / total_bytes, 100.0 * rej / nmsgs);
+	       "(%.1f%% rejected outright)\n",
+	       100.0 * skip / nmsgs, 100.0 * skip_bytes / total_bytes,
+	       100.0 * rej / nmsgs);
 	double cpu1, cpun;
 	double one = pf_run(pf, 1, secs, &cpu1);
 	printf("prefilter: %.2f GB/s per CPU-second on 1 worker "
-	       "(%.2f GB/s wall clock)\n", cpu1, one);
+	       "(%.2f GB/s wall clock)\n",
+	       cpu1, one);
 	double all = pf_run(pf, (int)cores, secs, &cpun);
 	printf("prefilter: %.2f GB/s per CPU-second on %ld workers "
-	       "(%.2f GB/s wall clock in total)\n", cpun, cores, all);
+	       "(%.2f GB/s wall clock in total)\n",
+	       cpun, cores, all);
 	scan_pf_destroy(pf);
 
 	if (strcmp(argv[3], "-") == 0)
-		return 0;	/* pre-filter only */
+		return 0; /* pre-filter only */
 	char seg[] = "/tmp/bench_scan_segXXXXXX";
 	int fd = mkstemp(seg);
 	uint64_t off = 0;
@@ -209,8 +217,8 @@ int main(int argc, char **argv)
 	double cpu;
 	double mbps = clam_run(argv[2], argv[3], seg, 1, false, &c, &b, &cpu);
 	printf("clamav: %.1f MB/s per CPU-second, %.1f MB/s wall clock, 1 "
-	       "scanner, all %zu messages (%.1f MiB, db %s)\n", cpu, mbps, c,
-	       b / 1048576.0, argv[3]);
+	       "scanner, all %zu messages (%.1f MiB, db %s)\n",
+	       cpu, mbps, c, b / 1048576.0, argv[3]);
 	mbps = clam_run(argv[2], argv[3], seg, 1, true, &c, &b, &cpu);
 	printf("clamav: %.1f MB/s per CPU-second, %.1f MB/s wall clock, 1 "
 	       "scanner, the %zu messages the pre-filter sends (%.1f MiB)\n",
@@ -218,7 +226,8 @@ int main(int argc, char **argv)
 	mbps = clam_run(argv[2], argv[3], seg, (unsigned)cores, false, &c, &b,
 			&cpu);
 	printf("clamav: %.1f MB/s per CPU-second, %.1f MB/s wall clock in "
-	       "total, %ld scanners\n", cpu, mbps, cores);
+	       "total, %ld scanners\n",
+	       cpu, mbps, cores);
 	unlink(seg);
 	return 0;
 }

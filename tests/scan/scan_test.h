@@ -31,9 +31,9 @@ static int scan_test_failures;
 	} while (0)
 
 #define TEST_EXIT()                                                            \
-	(scan_test_failures ? (fprintf(stderr, "%d check(s) failed\n",         \
-				       scan_test_failures),                    \
-			       1)                                              \
-			    : 0)
+	(scan_test_failures                                                    \
+	     ? (fprintf(stderr, "%d check(s) failed\n", scan_test_failures),   \
+		1)                                                             \
+	     : 0)
 
 #endif

@@ -45,7 +45,7 @@ static void on_done(void *arg, void *cookie, enum scan_verdict v,
 {
 	int i = (int)(intptr_t)cookie;
 
-	CHECK(!res[i].done);	/* exactly one callback per request */
+	CHECK(!res[i].done); /* exactly one callback per request */
 	res[i].done = true;
 	res[i].v = v;
 	snprintf(res[i].sig, sizeof(res[i].sig), "%s", sig);
@@ -80,8 +80,9 @@ static uint64_t seg_add(const void *msg, size_t len)
 
 static void b64(const uint8_t *in, size_t len, char *out)
 {
-	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
-				"vwxyz0123456789+/";
+	static const char a[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
+	    "vwxyz0123456789+/";
 	size_t o = 0;
 	for (size_t i = 0; i < len; i += 3) {
 		uint32_t v = (uint32_t)in[i] << 16;
@@ -214,8 +215,8 @@ static void drain(unsigned ms)
 }
 
 #define EXPECT(id, verdict, sigpart)                                           \
-	CHECKF(res[id].done && res[id].v == (verdict) &&                       \
-		       strstr(res[id].sig, (sigpart)) != NULL,                 \
+	CHECKF(res[id].done &&res[id].v == (verdict) &&                        \
+		   strstr(res[id].sig, (sigpart)) != NULL,                     \
 	       "request %d: done=%d verdict=%s sig=\"%s\"", id, res[id].done,  \
 	       scan_verdict_name(res[id].v), res[id].sig)
 
@@ -243,8 +244,10 @@ static void check_detection(const char *testfiles)
 	int a, b, c, d, e, f, g, h = -1;
 
 	char plain[512];
-	snprintf(plain, sizeof(plain), "From: a@example.org\r\n"
-		 "Subject: test\r\n\r\n%s\r\n", eicar());
+	snprintf(plain, sizeof(plain),
+		 "From: a@example.org\r\n"
+		 "Subject: test\r\n\r\n%s\r\n",
+		 eicar());
 	a = submit_str(plain);
 	m = mail_with_attachment("eicar.com", (const uint8_t *)eicar(), 68);
 	b = submit_str(m);
@@ -311,8 +314,8 @@ static void check_reload(void)
 	write_file(good, "custom.ndb", t);
 	hex("alpha-part-one", hx);
 	hex("beta-part-two", hx2);
-	snprintf(t, sizeof(t), "Custom.Pair.LDB;Engine:51-255,Target:0;0&1;%s;%s\n",
-		 hx, hx2);
+	snprintf(t, sizeof(t),
+		 "Custom.Pair.LDB;Engine:51-255,Target:0;0&1;%s;%s\n", hx, hx2);
 	write_file(good, "custom.ldb", t);
 	write_file(corrupt, "broken.ndb", "this is : not a : signature\n");
 	write_file(corrupt, "eicar.hdb",
@@ -349,14 +352,14 @@ static void check_reload(void)
 	EXPECT(c, SCAN_V_CLEAN, "");
 
 	/* A corrupt database is refused; the custom engine keeps going. */
-	uint64_t fails = mx_counter_local(&scan_counters,
-					  scan_clam_reload_failures);
+	uint64_t fails =
+	    mx_counter_local(&scan_counters, scan_clam_reload_failures);
 	reload_done = false;
 	CHECK(scan_clam_pool_reload(pool, corrupt) == 0);
 	drain(30000);
 	CHECKF(reload_done && !reload_ok, "%s", reload_text);
 	CHECKF(strstr(reload_text, "refused") && strstr(reload_text, corrupt) &&
-		       strstr(reload_text, "Malformed database"),
+		   strstr(reload_text, "Malformed database"),
 	       "%s", reload_text);
 	CHECK(mx_counter_local(&scan_counters, scan_clam_reload_failures) ==
 	      fails + 1);
@@ -390,7 +393,7 @@ static void check_faults(void)
 	/* (The custom database is loaded now: its marker is the sample.) */
 	int a = submit_str("MXGATE-TEST-SLOW 600\r\n\r\n"
 			   "mxgate-custom-marker-1234\r\n");
-	for (int i = 0; i < 20; i++) {	/* let it reach a scanner */
+	for (int i = 0; i < 20; i++) { /* let it reach a scanner */
 		scan_clam_pool_poll(pool);
 		usleep(10000);
 	}
@@ -438,15 +441,15 @@ int main(int argc, char **argv)
 	CHECK(seg_fd >= 0);
 
 	struct scan_clam_conf conf = {
-		.scanner_path = argv[1],
-		.db_dir = argv[2],
-		.procs = 2,
-		.scan_timeout_ms = 1500,
-		.load_timeout_ms = 60000,
-		.restart_backoff_min_ms = 50,
-		.restart_backoff_max_ms = 400,
-		.done = on_done,
-		.reload_done = on_reload,
+	    .scanner_path = argv[1],
+	    .db_dir = argv[2],
+	    .procs = 2,
+	    .scan_timeout_ms = 1500,
+	    .load_timeout_ms = 60000,
+	    .restart_backoff_min_ms = 50,
+	    .restart_backoff_max_ms = 400,
+	    .done = on_done,
+	    .reload_done = on_reload,
 	};
 	CHECK(scan_clam_pool_create(&conf, &pool) == 0);
 	struct scan_clam_conf bad = conf;
@@ -454,8 +457,10 @@ int main(int argc, char **argv)
 	struct scan_clam_pool *none;
 	CHECK(scan_clam_pool_create(&bad, &none) == -ENOENT);
 	if (scan_clam_pool_wait_ready(pool, 60000) != 0) {
-		fprintf(stderr, "skip: the ClamAV database in %s does not "
-				"load here\n", argv[2]);
+		fprintf(stderr,
+			"skip: the ClamAV database in %s does not "
+			"load here\n",
+			argv[2]);
 		scan_clam_pool_destroy(pool);
 		return 77;
 	}

@@ -10,14 +10,21 @@
 #include "scan_test.h"
 
 static const struct scan_clam_msg good[] = {
-	{ .type = SCAN_CLAM_REQ_SCAN, .seq = 1, .msg_id = 0xabc, .off = 4096,
-	  .len = 100, .text_len = 16, .text = "/var/q/seg-00001" },
-	{ .type = SCAN_CLAM_RSP_VERDICT, .seq = 1, .code = SCAN_V_INFECTED,
-	  .text_len = 9, .text = "Eicar-Sig" },
-	{ .type = SCAN_CLAM_RSP_VERDICT, .seq = 2, .code = SCAN_V_CLEAN },
-	{ .type = SCAN_CLAM_RSP_READY, .code = 5, .text_len = 4,
-	  .text = "1.4." },
-	{ .type = SCAN_CLAM_RSP_LOADFAIL, .text_len = 3, .text = "bad" },
+    {.type = SCAN_CLAM_REQ_SCAN,
+     .seq = 1,
+     .msg_id = 0xabc,
+     .off = 4096,
+     .len = 100,
+     .text_len = 16,
+     .text = "/var/q/seg-00001"},
+    {.type = SCAN_CLAM_RSP_VERDICT,
+     .seq = 1,
+     .code = SCAN_V_INFECTED,
+     .text_len = 9,
+     .text = "Eicar-Sig"},
+    {.type = SCAN_CLAM_RSP_VERDICT, .seq = 2, .code = SCAN_V_CLEAN},
+    {.type = SCAN_CLAM_RSP_READY, .code = 5, .text_len = 4, .text = "1.4."},
+    {.type = SCAN_CLAM_RSP_LOADFAIL, .text_len = 3, .text = "bad"},
 };
 
 static void roundtrip(void)
@@ -40,7 +47,7 @@ static void roundtrip(void)
 		for (size_t k = 0; k <= (size_t)n + 8; k++)
 			if (k != (size_t)n)
 				CHECKF(scan_clam_msg_decode(buf, k, &m) ==
-					       -EBADMSG,
+					   -EBADMSG,
 				       "case %zu length %zu", i, k);
 	}
 }

@@ -17,36 +17,36 @@ static const struct {
 	const char *in;
 	const char *want;
 } cases[] = {
-	{ B64, "", "" },
-	{ B64, "aGVsbG8=", "hello" },
-	{ B64, "aGVsbG8gd29ybGQ=\r\n", "hello world" },
-	{ B64, "aGVs\r\nbG8g\r\nd29y\r\nbGQ=", "hello world" },
-	{ B64, "aGk", "hi" },		/* missing padding: flushed at end */
-	{ B64, "aA==", "h" },
-	{ B64, "aA==aGk=", "hhi" },	/* concatenated encodings */
-	{ B64, "a G\tV sbG8=", "hello" },	/* junk whitespace skipped */
-	{ B64, "aGVs!!bG8=", "hello" },	/* junk characters skipped */
-	{ B64, "TVqQAAMAAAAEAAAA", "MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00" },
-	{ QP, "", "" },
-	{ QP, "plain text", "plain text" },
-	{ QP, "a=3Db", "a=b" },
-	{ QP, "caf=C3=A9", "caf\xc3\xa9" },
-	{ QP, "caf=c3=a9", "caf\xc3\xa9" },	/* lower-case hex tolerated */
-	{ QP, "soft=\r\nbreak", "softbreak" },
-	{ QP, "soft=\nbreak", "softbreak" },
-	{ QP, "pad=  \r\nded", "padded" },	/* RFC 2045 §6.7 (3) */
-	{ QP, "line1\r\nline2", "line1\r\nline2" },
-	{ QP, "bad=ZZ", "bad=ZZ" },
-	{ QP, "bad=4", "bad=4" },		/* truncated at end */
-	{ QP, "bad=4Z", "bad=4Z" },
-	{ QP, "x==41", "x=A" },
-	{ QP, "end=", "end=" },
-	{ QP, "<scr=\r\nipt>", "<script>" },
+    {B64, "", ""},
+    {B64, "aGVsbG8=", "hello"},
+    {B64, "aGVsbG8gd29ybGQ=\r\n", "hello world"},
+    {B64, "aGVs\r\nbG8g\r\nd29y\r\nbGQ=", "hello world"},
+    {B64, "aGk", "hi"}, /* missing padding: flushed at end */
+    {B64, "aA==", "h"},
+    {B64, "aA==aGk=", "hhi"},	    /* concatenated encodings */
+    {B64, "a G\tV sbG8=", "hello"}, /* junk whitespace skipped */
+    {B64, "aGVs!!bG8=", "hello"},   /* junk characters skipped */
+    {B64, "TVqQAAMAAAAEAAAA", "MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00"},
+    {QP, "", ""},
+    {QP, "plain text", "plain text"},
+    {QP, "a=3Db", "a=b"},
+    {QP, "caf=C3=A9", "caf\xc3\xa9"},
+    {QP, "caf=c3=a9", "caf\xc3\xa9"}, /* lower-case hex tolerated */
+    {QP, "soft=\r\nbreak", "softbreak"},
+    {QP, "soft=\nbreak", "softbreak"},
+    {QP, "pad=  \r\nded", "padded"}, /* RFC 2045 §6.7 (3) */
+    {QP, "line1\r\nline2", "line1\r\nline2"},
+    {QP, "bad=ZZ", "bad=ZZ"},
+    {QP, "bad=4", "bad=4"}, /* truncated at end */
+    {QP, "bad=4Z", "bad=4Z"},
+    {QP, "x==41", "x=A"},
+    {QP, "end=", "end="},
+    {QP, "<scr=\r\nipt>", "<script>"},
 };
 
 /* Decodes in two pieces split at k (k == len: one piece). */
-static size_t decode_split(enum enc e, const uint8_t *in, size_t len,
-			   size_t k, uint8_t *out)
+static size_t decode_split(enum enc e, const uint8_t *in, size_t len, size_t k,
+			   uint8_t *out)
 {
 	struct scan_b64 b;
 	struct scan_qp q;
@@ -91,8 +91,9 @@ static size_t want_len(const char *in, const char *want)
 
 static void b64_encode(const uint8_t *in, size_t len, char *out, bool wrap)
 {
-	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
-				"vwxyz0123456789+/";
+	static const char a[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
+	    "vwxyz0123456789+/";
 	size_t o = 0, col = 0;
 
 	for (size_t i = 0; i < len; i += 3) {
@@ -147,9 +148,8 @@ int main(void)
 			size_t el = strlen(enc);
 			size_t step = len % 97 == 0 ? 1 : el + 1;
 			for (size_t k = 0; k <= el; k += step) {
-				size_t n = decode_split(B64,
-							(const uint8_t *)enc,
-							el, k, out);
+				size_t n = decode_split(
+				    B64, (const uint8_t *)enc, el, k, out);
 				CHECKF(n == len && memcmp(out, data, len) == 0,
 				       "round trip len %zu wrap %d split %zu",
 				       len, wrap, k);
@@ -165,8 +165,8 @@ int main(void)
 		memcpy(tmp, enc, k);
 		tmp[k] = '\x80';
 		memcpy(tmp + k + 1, enc + k, el - k);
-		size_t n = decode_split(B64, (const uint8_t *)tmp, el + 1, el + 1,
-					out);
+		size_t n = decode_split(B64, (const uint8_t *)tmp, el + 1,
+					el + 1, out);
 		CHECKF(n == 600 && memcmp(out, data, 600) == 0, "junk at %zu",
 		       k);
 	}

@@ -72,7 +72,7 @@ static void ev_end(void *a)
 }
 
 static const struct scan_mime_cb cb = {
-	ev_header, ev_hend, ev_begin, ev_name, ev_body, ev_end,
+    ev_header, ev_hend, ev_begin, ev_name, ev_body, ev_end,
 };
 
 static void walk(const char *msg, size_t len, size_t k, struct tr *t,
@@ -94,7 +94,7 @@ static void walk(const char *msg, size_t len, size_t k, struct tr *t,
 static void walk_all(const char *name, const char *msg, size_t len,
 		     size_t stride, struct tr *whole)
 {
-	struct tr t = { 0 };
+	struct tr t = {0};
 
 	walk(msg, len, len, whole, NULL);
 	for (size_t k = 0; k <= len; k += stride) {
@@ -109,63 +109,65 @@ static void walk_all(const char *name, const char *msg, size_t len,
 }
 
 static const char msg_nested[] =
-	"From: a@example.org\r\n"
-	"Subject: test\r\n"
-	"MIME-Version: 1.0\r\n"
-	"Content-Type: multipart/mixed;\r\n"
-	"\tboundary=\"outer\"\r\n"
-	"\r\n"
-	"preamble is ignored\r\n"
-	"--outer\r\n"
-	"Content-Type: text/plain; charset=utf-8\r\n"
-	"Content-Transfer-Encoding: quoted-printable\r\n"
-	"\r\n"
-	"caf=C3=A9 soft=\r\n"
-	"break\r\n"
-	"--outer\r\n"
-	"Content-Type: multipart/alternative; boundary=inner\r\n"
-	"\r\n"
-	"--inner\r\n"
-	"Content-Type: text/html\r\n"
-	"\r\n"
-	"<p>hi</p>\r\n"
-	"--inner--\r\n"
-	"inner epilogue ignored\r\n"
-	"--outer\r\n"
-	"Content-Type: application/octet-stream; name=\"=?UTF-8?B?ZXZpbC5zY3I=?=\"\r\n"
-	"Content-Disposition: attachment; filename*=UTF-8''%65vil.exe\r\n"
-	"Content-Transfer-Encoding: base64\r\n"
-	"\r\n"
-	"TVqQAAMA\r\n"
-	"AABoZWxs\r\n"
-	"bw==\r\n"
-	"--outer\r\n"
-	"Content-Type: message/rfc822\r\n"
-	"\r\n"
-	"Subject: inner message\r\n"
-	"Content-Type: text/plain\r\n"
-	"Content-Disposition: attachment; filename*0=\"ev\"; filename*1=\"il.js\"\r\n"
-	"\r\n"
-	"forwarded body\r\n"
-	"--outer--  \r\n"
-	"epilogue ignored\r\n";
+    "From: a@example.org\r\n"
+    "Subject: test\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: multipart/mixed;\r\n"
+    "\tboundary=\"outer\"\r\n"
+    "\r\n"
+    "preamble is ignored\r\n"
+    "--outer\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Transfer-Encoding: quoted-printable\r\n"
+    "\r\n"
+    "caf=C3=A9 soft=\r\n"
+    "break\r\n"
+    "--outer\r\n"
+    "Content-Type: multipart/alternative; boundary=inner\r\n"
+    "\r\n"
+    "--inner\r\n"
+    "Content-Type: text/html\r\n"
+    "\r\n"
+    "<p>hi</p>\r\n"
+    "--inner--\r\n"
+    "inner epilogue ignored\r\n"
+    "--outer\r\n"
+    "Content-Type: application/octet-stream; "
+    "name=\"=?UTF-8?B?ZXZpbC5zY3I=?=\"\r\n"
+    "Content-Disposition: attachment; filename*=UTF-8''%65vil.exe\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "\r\n"
+    "TVqQAAMA\r\n"
+    "AABoZWxs\r\n"
+    "bw==\r\n"
+    "--outer\r\n"
+    "Content-Type: message/rfc822\r\n"
+    "\r\n"
+    "Subject: inner message\r\n"
+    "Content-Type: text/plain\r\n"
+    "Content-Disposition: attachment; filename*0=\"ev\"; "
+    "filename*1=\"il.js\"\r\n"
+    "\r\n"
+    "forwarded body\r\n"
+    "--outer--  \r\n"
+    "epilogue ignored\r\n";
 
 static const char msg_lf_unclosed[] =
-	"Content-Type: multipart/mixed; boundary=\"b1\"\n"
-	"\n"
-	"--b1\n"
-	"Content-Type: multipart/related; boundary=\"b2\"\n"
-	"\n"
-	"--b2\n"
-	"Content-Type: text/plain\n"
-	"Content-Transfer-Encoding: base64\n"
-	"\n"
-	"aGVsbG8=\n"
-	"--b1\n"	/* the inner part never closes: the outer delimiter ends it */
-	"Content-Type: text/plain\n"
-	"\n"
-	"second\n"
-	"--b1--\n";
+    "Content-Type: multipart/mixed; boundary=\"b1\"\n"
+    "\n"
+    "--b1\n"
+    "Content-Type: multipart/related; boundary=\"b2\"\n"
+    "\n"
+    "--b2\n"
+    "Content-Type: text/plain\n"
+    "Content-Transfer-Encoding: base64\n"
+    "\n"
+    "aGVsbG8=\n"
+    "--b1\n" /* the inner part never closes: the outer delimiter ends it */
+    "Content-Type: text/plain\n"
+    "\n"
+    "second\n"
+    "--b1--\n";
 
 static bool has(const struct tr *t, const char *s)
 {
@@ -180,14 +182,16 @@ static void tr_reset(struct tr *t)
 
 static void check_nested(void)
 {
-	struct tr t = { 0 };
+	struct tr t = {0};
 
 	walk_all("nested", msg_nested, sizeof(msg_nested) - 1, 1, &t);
-	CHECKF(has(&t, "{P1 text/plain cte=2}caf\xc3\xa9 soft" "break{E}"),
+	CHECKF(has(&t, "{P1 text/plain cte=2}caf\xc3\xa9 soft"
+		       "break{E}"),
 	       "%s", t.s);
 	CHECKF(has(&t, "{P2 text/html cte=0}<p>hi</p>{E}"), "%s", t.s);
 	CHECKF(has(&t, "{P1 application/octet-stream cte=1}"
-			   "{F:evil.exe}{F:evil.scr}MZ\x90"), "%s", t.s);
+		       "{F:evil.exe}{F:evil.scr}MZ\x90"),
+	       "%s", t.s);
 	CHECK(memmem(t.s, t.len, "\x00\x00hello{E}", 9) != NULL);
 	CHECKF(has(&t, "H2:Subject: inner message\r\n"), "%s", t.s);
 	CHECKF(has(&t, "{P2 text/plain cte=0}{F:evil.js}forwarded body{E}"),
@@ -206,7 +210,7 @@ static void check_nested(void)
 
 static void check_long_and_deep(void)
 {
-	struct tr t = { 0 };
+	struct tr t = {0};
 	struct scan_mime_stats st;
 	size_t n = 0, cap = 1 << 16;
 	char *m = malloc(cap);
@@ -230,14 +234,15 @@ static void check_long_and_deep(void)
 		CHECK(strncmp(a + run, "{E}", 3) == 0);
 	}
 	walk(m, n, n, &t, &st);
-	CHECK(st.long_lines == 1);	/* X-Long cut at the line limit */
+	CHECK(st.long_lines == 1); /* X-Long cut at the line limit */
 
 	/* Twenty nested multiparts: cut at the depth limit, no crash. */
 	n = 0;
 	for (int d = 0; d < 20; d++)
 		n += (size_t)snprintf(m + n, cap - n,
 				      "Content-Type: multipart/mixed; "
-				      "boundary=d%d\r\n\r\n--d%d\r\n", d, d);
+				      "boundary=d%d\r\n\r\n--d%d\r\n",
+				      d, d);
 	n += (size_t)snprintf(m + n, cap - n, "\r\ndeep body\r\n");
 	walk_all("deep", m, n, 1, &t);
 	walk(m, n, n, &t, &st);
@@ -252,33 +257,32 @@ static void check_params(void)
 	static const struct {
 		const char *v, *attr, *want;
 	} c[] = {
-		{ "attachment; filename=a.exe", "filename", "a.exe" },
-		{ "attachment; FileName = \"a b.exe\"", "filename", "a b.exe" },
-		{ "attachment; filename=\"q\\\"x.js\"", "filename", "q\"x.js" },
-		{ "attachment; filename*=iso-8859-1'en'%41%42.bat", "filename",
-		  "AB.bat" },
-		{ "a; filename*0*=UTF-8''%65v; filename*1=il.cmd", "filename",
-		  "evil.cmd" },
-		{ "text/plain; name==?utf-8?Q?r=C3=A9sum=C3=A9_x.vbs?=",
-		  "name", "r\xc3\xa9sum\xc3\xa9 x.vbs" },
-		{ "text/plain; name=\"=?utf-8?B?YS5q?= =?utf-8?B?cw==?=\"",
-		  "name", "a.js" },
-		{ "attachment; filenamex=no", "filename", NULL },
-		{ "attachment", "filename", NULL },
-		{ "multipart/mixed; boundary=\"==_b_==\"", "boundary",
-		  "==_b_==" },
+	    {"attachment; filename=a.exe", "filename", "a.exe"},
+	    {"attachment; FileName = \"a b.exe\"", "filename", "a b.exe"},
+	    {"attachment; filename=\"q\\\"x.js\"", "filename", "q\"x.js"},
+	    {"attachment; filename*=iso-8859-1'en'%41%42.bat", "filename",
+	     "AB.bat"},
+	    {"a; filename*0*=UTF-8''%65v; filename*1=il.cmd", "filename",
+	     "evil.cmd"},
+	    {"text/plain; name==?utf-8?Q?r=C3=A9sum=C3=A9_x.vbs?=", "name",
+	     "r\xc3\xa9sum\xc3\xa9 x.vbs"},
+	    {"text/plain; name=\"=?utf-8?B?YS5q?= =?utf-8?B?cw==?=\"", "name",
+	     "a.js"},
+	    {"attachment; filenamex=no", "filename", NULL},
+	    {"attachment", "filename", NULL},
+	    {"multipart/mixed; boundary=\"==_b_==\"", "boundary", "==_b_=="},
 	};
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		uint8_t out[SCAN_MIME_NAME_MAX];
-		long n = scan_mime_param((const uint8_t *)c[i].v,
-					 strlen(c[i].v), c[i].attr, out,
-					 sizeof(out));
+		long n =
+		    scan_mime_param((const uint8_t *)c[i].v, strlen(c[i].v),
+				    c[i].attr, out, sizeof(out));
 		if (!c[i].want) {
 			CHECKF(n == -1, "param case %zu", i);
 			continue;
 		}
 		CHECKF(n == (long)strlen(c[i].want) &&
-			       memcmp(out, c[i].want, (size_t)n) == 0,
+			   memcmp(out, c[i].want, (size_t)n) == 0,
 		       "param case %zu: got %ld '%.*s'", i, n,
 		       n > 0 ? (int)n : 0, (const char *)out);
 	}
@@ -289,7 +293,7 @@ static void check_corpus(const char *dir)
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	int files = 0;
-	struct tr t = { 0 };
+	struct tr t = {0};
 
 	if (!d) {
 		fprintf(stderr, "note: %s absent, corpus skipped\n", dir);

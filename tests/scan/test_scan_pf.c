@@ -17,13 +17,13 @@
 #include "scan_test.h"
 
 static const char rules_text[] =
-	"# test rules\n"
-	"10 raw /EICAR-STANDARD/ reject \"eicar\"\n"
-	"20 body /secret-word/ tag \"word in decoded body\"\n"
-	"30 filename /\\.exe$/i reject \"exe name\"\n"
-	"40 header /^Subject:.*invoice/im scan \"invoice subject\"\n"
-	"50 body /\\AMZ/ scan \"MZ at part start\"\n"
-	"60 header /^Content-Type:\\s*text\\/plain/im pass \"plain text\"\n";
+    "# test rules\n"
+    "10 raw /EICAR-STANDARD/ reject \"eicar\"\n"
+    "20 body /secret-word/ tag \"word in decoded body\"\n"
+    "30 filename /\\.exe$/i reject \"exe name\"\n"
+    "40 header /^Subject:.*invoice/im scan \"invoice subject\"\n"
+    "50 body /\\AMZ/ scan \"MZ at part start\"\n"
+    "60 header /^Content-Type:\\s*text\\/plain/im pass \"plain text\"\n";
 
 #define HDR "From: a@example.org\r\nTo: b@example.org\r\n"
 #define MP "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=zz\r\n"
@@ -32,43 +32,80 @@ static const struct {
 	const char *name, *msg;
 	enum scan_action action;
 	bool clam;
-	uint32_t ids[4];	/* expected matches, 0-terminated */
+	uint32_t ids[4]; /* expected matches, 0-terminated */
 } cases[] = {
-	{ "nothing", HDR "Subject: hi\r\n\r\nhello\r\n", SCAN_ACT_SCAN, true,
-	  { 0 } },
-	{ "plain", HDR "Content-Type: text/plain\r\n\r\nhello\r\n",
-	  SCAN_ACT_PASS, false, { 60 } },
-	{ "invoice", HDR "Subject: your INVOICE\r\n"
-	  "Content-Type: text/plain\r\n\r\nhi\r\n", SCAN_ACT_SCAN, true,
-	  { 40, 60 } },
-	{ "b64 body", HDR MP "\r\n--zz\r\n"
-	  "Content-Transfer-Encoding: base64\r\n\r\n"
-	  "dGhlIHNlY3JldC13b3JkIGlzIGhlcmU=\r\n--zz--\r\n",	/* the secret-word is here */
-	  SCAN_ACT_TAG, true, { 20 } },
-	{ "qp body", HDR MP "\r\n--zz\r\n"
-	  "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-	  "the secret=2Dword\r\n--zz--\r\n", SCAN_ACT_TAG, true, { 20 } },
-	{ "qp soft break", HDR "Content-Transfer-Encoding: quoted-printable\r\n"
-	  "\r\nthe secret-=\r\nword\r\n", SCAN_ACT_TAG, true, { 20 } },
-	{ "exe name", HDR MP "\r\n--zz\r\nContent-Type: application/x-foo\r\n"
-	  "Content-Disposition: attachment; filename=\"Invoice.EXE\"\r\n\r\n"
-	  "data\r\n--zz--\r\n", SCAN_ACT_REJECT, false, { 30 } },
-	{ "exe name 2231", HDR MP "\r\n--zz\r\nContent-Type: application/x-foo\r\n"
-	  "Content-Disposition: attachment; filename*=utf-8''a%2Eexe\r\n\r\n"
-	  "data\r\n--zz--\r\n", SCAN_ACT_REJECT, false, { 30 } },
-	{ "mz b64", HDR MP "\r\n--zz\r\nContent-Transfer-Encoding: base64\r\n"
-	  "\r\nTVqQAAMAAAAEAAAA\r\n--zz--\r\n", SCAN_ACT_SCAN, true, { 50 } },
-	{ "mz not at start", HDR "\r\nsee MZ here\r\n", SCAN_ACT_SCAN, true,
-	  { 0 } },
-	{ "eicar raw", HDR "\r\nX5O EICAR-STANDARD x\r\n", SCAN_ACT_REJECT,
-	  false, { 10 } },
-	{ "reject beats scan", HDR MP "\r\n--zz\r\n"
-	  "Content-Type: application/octet-stream; name=x.exe\r\n"
-	  "Content-Transfer-Encoding: base64\r\n\r\nTVqQAAMA\r\n--zz--\r\n",
-	  SCAN_ACT_REJECT, false, { 30, 50 } },
-	{ "scan beats tag and pass", HDR "Subject: invoice\r\n"
-	  "Content-Type: text/plain\r\n\r\nsecret-word\r\n", SCAN_ACT_SCAN,
-	  true, { 20, 40, 60 } },
+    {"nothing", HDR "Subject: hi\r\n\r\nhello\r\n", SCAN_ACT_SCAN, true, {0}},
+    {"plain",
+     HDR "Content-Type: text/plain\r\n\r\nhello\r\n",
+     SCAN_ACT_PASS,
+     false,
+     {60}},
+    {"invoice",
+     HDR "Subject: your INVOICE\r\n"
+	 "Content-Type: text/plain\r\n\r\nhi\r\n",
+     SCAN_ACT_SCAN,
+     true,
+     {40, 60}},
+    {"b64 body",
+     HDR MP "\r\n--zz\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\n"
+	    "dGhlIHNlY3JldC13b3JkIGlzIGhlcmU=\r\n--zz--\r\n", /* the secret-word
+								 is here */
+     SCAN_ACT_TAG,
+     true,
+     {20}},
+    {"qp body",
+     HDR MP "\r\n--zz\r\n"
+	    "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+	    "the secret=2Dword\r\n--zz--\r\n",
+     SCAN_ACT_TAG,
+     true,
+     {20}},
+    {"qp soft break",
+     HDR "Content-Transfer-Encoding: quoted-printable\r\n"
+	 "\r\nthe secret-=\r\nword\r\n",
+     SCAN_ACT_TAG,
+     true,
+     {20}},
+    {"exe name",
+     HDR MP "\r\n--zz\r\nContent-Type: application/x-foo\r\n"
+	    "Content-Disposition: attachment; filename=\"Invoice.EXE\"\r\n\r\n"
+	    "data\r\n--zz--\r\n",
+     SCAN_ACT_REJECT,
+     false,
+     {30}},
+    {"exe name 2231",
+     HDR MP "\r\n--zz\r\nContent-Type: application/x-foo\r\n"
+	    "Content-Disposition: attachment; filename*=utf-8''a%2Eexe\r\n\r\n"
+	    "data\r\n--zz--\r\n",
+     SCAN_ACT_REJECT,
+     false,
+     {30}},
+    {"mz b64",
+     HDR MP "\r\n--zz\r\nContent-Transfer-Encoding: base64\r\n"
+	    "\r\nTVqQAAMAAAAEAAAA\r\n--zz--\r\n",
+     SCAN_ACT_SCAN,
+     true,
+     {50}},
+    {"mz not at start", HDR "\r\nsee MZ here\r\n", SCAN_ACT_SCAN, true, {0}},
+    {"eicar raw",
+     HDR "\r\nX5O EICAR-STANDARD x\r\n",
+     SCAN_ACT_REJECT,
+     false,
+     {10}},
+    {"reject beats scan",
+     HDR MP "\r\n--zz\r\n"
+	    "Content-Type: application/octet-stream; name=x.exe\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\nTVqQAAMA\r\n--zz--\r\n",
+     SCAN_ACT_REJECT,
+     false,
+     {30, 50}},
+    {"scan beats tag and pass",
+     HDR "Subject: invoice\r\n"
+	 "Content-Type: text/plain\r\n\r\nsecret-word\r\n",
+     SCAN_ACT_SCAN,
+     true,
+     {20, 40, 60}},
 };
 
 static struct scan_rules *parse(const char *text)
@@ -96,8 +133,8 @@ static void check_cases(struct scan_pf *pf)
 	struct scan_pf_result res;
 
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		int e = scan_pf_scan(w, cases[c].msg, strlen(cases[c].msg),
-				     &res);
+		int e =
+		    scan_pf_scan(w, cases[c].msg, strlen(cases[c].msg), &res);
 		unsigned want_n = 0;
 		CHECK(e == 0);
 		CHECKF(res.action == cases[c].action, "%s: action %s",
@@ -117,8 +154,8 @@ static void check_cases(struct scan_pf *pf)
 
 static void check_default_pass_and_cap(void)
 {
-	struct scan_pf_conf conf = { .default_action = SCAN_ACT_PASS,
-				     .decode_max = 64 };
+	struct scan_pf_conf conf = {.default_action = SCAN_ACT_PASS,
+				    .decode_max = 64};
 	struct scan_pf *pf;
 	struct scan_rules *r = parse(rules_text);
 	struct scan_pf_result res;
@@ -137,8 +174,8 @@ static void check_default_pass_and_cap(void)
 	/* The word past the 64-byte decode cap is not seen. */
 	char big[512];
 	snprintf(big, sizeof(big), HDR "\r\n%0100d secret-word\r\n", 0);
-	uint64_t before = mx_counter_local(&scan_counters,
-					   scan_pf_decode_truncated);
+	uint64_t before =
+	    mx_counter_local(&scan_counters, scan_pf_decode_truncated);
 	CHECK(scan_pf_scan(w, big, strlen(big), &res) == 0);
 	CHECK(!has_id(&res, 20));
 	CHECK(mx_counter_local(&scan_counters, scan_pf_decode_truncated) ==
@@ -147,7 +184,7 @@ static void check_default_pass_and_cap(void)
 	scan_pf_destroy(pf);
 	scan_rules_free(r);
 
-	conf.default_action = SCAN_ACT_REJECT;	/* not allowed as default */
+	conf.default_action = SCAN_ACT_REJECT; /* not allowed as default */
 	CHECK(scan_pf_create(&conf, &pf) == -EINVAL);
 }
 
@@ -160,8 +197,10 @@ static void check_errors(struct scan_pf *pf)
 
 	CHECK(r != NULL);
 	CHECK(scan_pf_load_rules(pf, r, err, sizeof(err)) == -EINVAL);
-	CHECKF(strstr(err, "t.rules:2: rule 2: pattern /a(/ does not compile")
-		       != NULL, "%s", err);
+	CHECKF(
+	    strstr(err, "t.rules:2: rule 2: pattern /a(/ does not compile") !=
+		NULL,
+	    "%s", err);
 	scan_rules_free(r);
 	/* Empty-matching patterns are refused by Hyperscan too. */
 	r = parse("1 raw /x*/ pass \"empty\"\n");
@@ -182,7 +221,7 @@ static void check_errors(struct scan_pf *pf)
 	CHECKF(strstr(err, want) != NULL, "%s", err);
 	unlink(path);
 	CHECK(scan_pf_generation(pf) == gen);
-	check_cases(pf);	/* the old rules still work */
+	check_cases(pf); /* the old rules still work */
 }
 
 /* Two sets that give "foo" different actions, swapped while scanned. */
@@ -210,7 +249,7 @@ static void *scanner_thread(void *arg)
 
 static void check_reload_race(void)
 {
-	struct scan_pf_conf conf = { .default_action = SCAN_ACT_SCAN };
+	struct scan_pf_conf conf = {.default_action = SCAN_ACT_SCAN};
 	struct scan_pf *pf;
 	struct scan_rules *a = parse(set_a), *b = parse(set_b);
 	pthread_t t[2];
@@ -221,8 +260,8 @@ static void check_reload_race(void)
 	for (int i = 0; i < 2; i++)
 		pthread_create(&t[i], NULL, scanner_thread, pf);
 	for (int i = 0; i < 40; i++) {
-		CHECK(scan_pf_load_rules(pf, i % 2 ? a : b, err,
-					 sizeof(err)) == 0);
+		CHECK(scan_pf_load_rules(pf, i % 2 ? a : b, err, sizeof(err)) ==
+		      0);
 		usleep(500);
 	}
 	atomic_store(&stop, true);
@@ -240,44 +279,59 @@ static void check_reload_race(void)
 static const struct {
 	const char *name, *msg;
 	enum scan_action action;
-	uint32_t id;	/* one rule that must be among the matches */
+	uint32_t id; /* one rule that must be among the matches */
 } shipped[] = {
-	{ "plain text", HDR "Content-Type: text/plain\r\n\r\nhi\r\n",
-	  SCAN_ACT_PASS, 9001 },
-	{ "exe by name", HDR MP "\r\n--zz\r\nContent-Type: application/x-foo;"
-	  " name=\"setup.exe\"\r\n\r\nx\r\n--zz--\r\n", SCAN_ACT_REJECT,
-	  2001 },
-	{ "script by name", HDR MP "\r\n--zz\r\nContent-Disposition: "
-	  "attachment; filename=\"run.PS1\"\r\n\r\nx\r\n--zz--\r\n",
-	  SCAN_ACT_REJECT, 2002 },
-	{ "double extension", HDR MP "\r\n--zz\r\nContent-Disposition: "
-	  "attachment; filename=\"invoice.pdf.scr\"\r\n\r\nx\r\n--zz--\r\n",
-	  SCAN_ACT_REJECT, 2003 },
-	{ "macro office", HDR MP "\r\n--zz\r\nContent-Disposition: "
-	  "attachment; filename=\"q3.xlsm\"\r\n\r\nx\r\n--zz--\r\n",
-	  SCAN_ACT_SCAN, 3001 },
-	{ "zip by magic", HDR MP "\r\n--zz\r\nContent-Type: image/png\r\n"
-	  "Content-Transfer-Encoding: base64\r\n\r\nUEsDBBQAAAAIAA==\r\n"
-	  "--zz--\r\n", SCAN_ACT_SCAN, 4002 },
-	{ "iso by name", HDR MP "\r\n--zz\r\nContent-Disposition: "
-	  "attachment; filename=\"disk.iso\"\r\n\r\nx\r\n--zz--\r\n",
-	  SCAN_ACT_SCAN, 4001 },
-	{ "html form", HDR "Content-Type: text/html\r\n\r\n<html><FORM "
-	  "action=x>\r\n", SCAN_ACT_SCAN, 5001 },
-	{ "html script in qp", HDR "Content-Type: text/html\r\n"
-	  "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-	  "<scr=\r\nipt>x</script>\r\n", SCAN_ACT_SCAN, 5002 },
-	{ "mz in base64", HDR MP "\r\n--zz\r\nContent-Type: text/plain\r\n"
-	  "Content-Transfer-Encoding: base64\r\n\r\n"
-	  "TVqQAAMAAAAEAAAA//8AALgAAAAAAAAAQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-	  "AAAAAAAAAAAAAAAAgAAAAA==\r\n--zz--\r\n", SCAN_ACT_SCAN, 2101 },
-	{ "gtube", HDR "\r\nXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-"
-	  "UBE-TEST-EMAIL*C.34X\r\n", SCAN_ACT_REJECT, 1003 },
+    {"plain text", HDR "Content-Type: text/plain\r\n\r\nhi\r\n", SCAN_ACT_PASS,
+     9001},
+    {"exe by name",
+     HDR MP "\r\n--zz\r\nContent-Type: application/x-foo;"
+	    " name=\"setup.exe\"\r\n\r\nx\r\n--zz--\r\n",
+     SCAN_ACT_REJECT, 2001},
+    {"script by name",
+     HDR MP "\r\n--zz\r\nContent-Disposition: "
+	    "attachment; filename=\"run.PS1\"\r\n\r\nx\r\n--zz--\r\n",
+     SCAN_ACT_REJECT, 2002},
+    {"double extension",
+     HDR MP "\r\n--zz\r\nContent-Disposition: "
+	    "attachment; filename=\"invoice.pdf.scr\"\r\n\r\nx\r\n--zz--\r\n",
+     SCAN_ACT_REJECT, 2003},
+    {"macro office",
+     HDR MP "\r\n--zz\r\nContent-Disposition: "
+	    "attachment; filename=\"q3.xlsm\"\r\n\r\nx\r\n--zz--\r\n",
+     SCAN_ACT_SCAN, 3001},
+    {"zip by magic",
+     HDR MP "\r\n--zz\r\nContent-Type: image/png\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\nUEsDBBQAAAAIAA==\r\n"
+	    "--zz--\r\n",
+     SCAN_ACT_SCAN, 4002},
+    {"iso by name",
+     HDR MP "\r\n--zz\r\nContent-Disposition: "
+	    "attachment; filename=\"disk.iso\"\r\n\r\nx\r\n--zz--\r\n",
+     SCAN_ACT_SCAN, 4001},
+    {"html form",
+     HDR "Content-Type: text/html\r\n\r\n<html><FORM "
+	 "action=x>\r\n",
+     SCAN_ACT_SCAN, 5001},
+    {"html script in qp",
+     HDR "Content-Type: text/html\r\n"
+	 "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+	 "<scr=\r\nipt>x</script>\r\n",
+     SCAN_ACT_SCAN, 5002},
+    {"mz in base64",
+     HDR MP "\r\n--zz\r\nContent-Type: text/plain\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\n"
+	    "TVqQAAMAAAAEAAAA//8AALgAAAAAAAAAQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	    "AAAAAAAAAAAAAAAAgAAAAA==\r\n--zz--\r\n",
+     SCAN_ACT_SCAN, 2101},
+    {"gtube",
+     HDR "\r\nXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-"
+	 "UBE-TEST-EMAIL*C.34X\r\n",
+     SCAN_ACT_REJECT, 1003},
 };
 
 static void check_shipped(const char *path)
 {
-	struct scan_pf_conf conf = { .default_action = SCAN_ACT_SCAN };
+	struct scan_pf_conf conf = {.default_action = SCAN_ACT_SCAN};
 	struct scan_pf *pf;
 	struct scan_pf_result res;
 	char err[512];
@@ -289,7 +343,7 @@ static void check_shipped(const char *path)
 		CHECK(scan_pf_scan(w, shipped[c].msg, strlen(shipped[c].msg),
 				   &res) == 0);
 		CHECKF(res.action == shipped[c].action &&
-			       has_id(&res, shipped[c].id),
+			   has_id(&res, shipped[c].id),
 		       "shipped rules, %s: action %s, %u matches (first %u)",
 		       shipped[c].name, scan_action_name(res.action),
 		       res.match_count, res.match_count ? res.match[0] : 0);
@@ -300,7 +354,7 @@ static void check_shipped(const char *path)
 
 int main(int argc, char **argv)
 {
-	struct scan_pf_conf conf = { .default_action = SCAN_ACT_SCAN };
+	struct scan_pf_conf conf = {.default_action = SCAN_ACT_SCAN};
 	struct scan_pf *pf;
 	struct scan_rules *r = parse(rules_text);
 	char err[256];

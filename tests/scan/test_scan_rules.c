@@ -12,39 +12,39 @@
 #include "scan_test.h"
 
 static const char good[] =
-	"# comment\n"
-	"\n"
-	"   # indented comment\n"
-	"1 raw /EICAR/ reject \"test string\"\n"
-	"22\theader\t/^Subject: win/im\ttag\t\"spammy \\\"subject\\\"\"\r\n"
-	"333 body /a\\/b.c/s scan \"slash inside\"\n"
-	"4294967295 filename /\\.exe$/i pass \"max id\"";
+    "# comment\n"
+    "\n"
+    "   # indented comment\n"
+    "1 raw /EICAR/ reject \"test string\"\n"
+    "22\theader\t/^Subject: win/im\ttag\t\"spammy \\\"subject\\\"\"\r\n"
+    "333 body /a\\/b.c/s scan \"slash inside\"\n"
+    "4294967295 filename /\\.exe$/i pass \"max id\"";
 
 static const struct {
 	const char *text;
-	const char *want;	/* substring of the error */
+	const char *want; /* substring of the error */
 } bad[] = {
-	{ "x raw /a/ reject \"d\"\n", "t.rules:1: rule id must be a number" },
-	{ "0 raw /a/ reject \"d\"\n", "t.rules:1: rule id must be" },
-	{ "4294967296 raw /a/ reject \"d\"\n", "t.rules:1: rule id must" },
-	{ "-1 raw /a/ reject \"d\"\n", "rule id must be" },
-	{ "\n\n7 tail /a/ reject \"d\"\n", "t.rules:3: unknown part 'tail'" },
-	{ "7\n", "t.rules:1: missing part" },
-	{ "7 raw\n", "t.rules:1: expected /pattern/" },
-	{ "7 raw a/ reject \"d\"\n", "expected /pattern/" },
-	{ "7 raw /abc reject \"d\"\n", "pattern has no closing '/'" },
-	{ "7 raw /ab\\/ reject \"d\"\n", "pattern has no closing '/'" },
-	{ "7 raw // reject \"d\"\n", "empty pattern" },
-	{ "7 raw /a/x reject \"d\"\n", "unknown pattern flag 'x'" },
-	{ "7 raw /a/i\n", "missing action" },
-	{ "7 raw /a/ drop \"d\"\n", "t.rules:1: unknown action 'drop'" },
-	{ "7 raw /a/ reject\n", "expected a \"description\"" },
-	{ "7 raw /a/ reject d\n", "expected a \"description\"" },
-	{ "7 raw /a/ reject \"d\n", "description has no closing quote" },
-	{ "7 raw /a/ reject \"d\\n\"\n", "unknown escape" },
-	{ "7 raw /a/ reject \"d\" extra\n", "unexpected text after" },
-	{ "7 raw /a/ reject \"d\"\n8 raw /b/ pass \"e\"\n7 raw /c/ tag \"f\"\n",
-	  "t.rules:3: duplicate rule id 7 (first on line 1)" },
+    {"x raw /a/ reject \"d\"\n", "t.rules:1: rule id must be a number"},
+    {"0 raw /a/ reject \"d\"\n", "t.rules:1: rule id must be"},
+    {"4294967296 raw /a/ reject \"d\"\n", "t.rules:1: rule id must"},
+    {"-1 raw /a/ reject \"d\"\n", "rule id must be"},
+    {"\n\n7 tail /a/ reject \"d\"\n", "t.rules:3: unknown part 'tail'"},
+    {"7\n", "t.rules:1: missing part"},
+    {"7 raw\n", "t.rules:1: expected /pattern/"},
+    {"7 raw a/ reject \"d\"\n", "expected /pattern/"},
+    {"7 raw /abc reject \"d\"\n", "pattern has no closing '/'"},
+    {"7 raw /ab\\/ reject \"d\"\n", "pattern has no closing '/'"},
+    {"7 raw // reject \"d\"\n", "empty pattern"},
+    {"7 raw /a/x reject \"d\"\n", "unknown pattern flag 'x'"},
+    {"7 raw /a/i\n", "missing action"},
+    {"7 raw /a/ drop \"d\"\n", "t.rules:1: unknown action 'drop'"},
+    {"7 raw /a/ reject\n", "expected a \"description\""},
+    {"7 raw /a/ reject d\n", "expected a \"description\""},
+    {"7 raw /a/ reject \"d\n", "description has no closing quote"},
+    {"7 raw /a/ reject \"d\\n\"\n", "unknown escape"},
+    {"7 raw /a/ reject \"d\" extra\n", "unexpected text after"},
+    {"7 raw /a/ reject \"d\"\n8 raw /b/ pass \"e\"\n7 raw /c/ tag \"f\"\n",
+     "t.rules:3: duplicate rule id 7 (first on line 1)"},
 };
 
 static void check_good(void)
@@ -82,9 +82,9 @@ int main(int argc, char **argv)
 	check_good();
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		r = NULL;
-		int e = scan_rules_parse("t.rules", bad[i].text,
-					 strlen(bad[i].text), &r, err,
-					 sizeof(err));
+		int e =
+		    scan_rules_parse("t.rules", bad[i].text,
+				     strlen(bad[i].text), &r, err, sizeof(err));
 		CHECKF(e == -EINVAL && r == NULL, "case %zu accepted", i);
 		CHECKF(strstr(err, bad[i].want) != NULL,
 		       "case %zu: error \"%s\", want \"%s\"", i, err,
@@ -93,8 +93,8 @@ int main(int argc, char **argv)
 	/* Every truncation of every input: no crash, no over-read (ASan),
 	 * and either a rule set or an error naming the file. */
 	for (size_t i = 0; i <= sizeof(bad) / sizeof(bad[0]); i++) {
-		const char *t = i < sizeof(bad) / sizeof(bad[0]) ? bad[i].text
-								 : good;
+		const char *t =
+		    i < sizeof(bad) / sizeof(bad[0]) ? bad[i].text : good;
 		for (size_t k = 0; k <= strlen(t); k++) {
 			char *copy = malloc(k ? k : 1);
 			memcpy(copy, t, k);

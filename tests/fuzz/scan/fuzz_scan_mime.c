@@ -64,13 +64,13 @@ static void on_end(void *a)
 }
 
 static const struct scan_mime_cb cb = {
-	on_header, on_hend, on_begin, on_name, on_body, on_end,
+    on_header, on_hend, on_begin, on_name, on_body, on_end,
 };
 
 static struct fp walk(const uint8_t *p, size_t n, size_t k)
 {
 	static struct scan_mime m;
-	struct fp f = { 0, 0 };
+	struct fp f = {0, 0};
 
 	scan_mime_init(&m, 8, &cb, &f);
 	scan_mime_feed(&m, p, k);

@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[512];
 
 	if (!pf) {
-		struct scan_pf_conf conf = { .default_action = SCAN_ACT_SCAN };
+		struct scan_pf_conf conf = {.default_action = SCAN_ACT_SCAN};
 		if (scan_pf_create(&conf, &pf))
 			abort();
 	}
