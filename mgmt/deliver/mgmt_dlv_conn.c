@@ -201,6 +201,10 @@ static void conn_fail(struct dlv_conn *c, const char *status, const char *why)
 /* Writes what is buffered; -1 if the connection was closed. */
 static int conn_flush(struct dlv_conn *c)
 {
+	if (c->out.failed) {	/* a command could not be built */
+		conn_fail(c, "4.3.0", "out of memory");
+		return -1;
+	}
 	while (c->out_off < c->out.len) {
 		ssize_t n = send(c->fd, c->out.data + c->out_off,
 				 c->out.len - c->out_off, MSG_NOSIGNAL);
@@ -361,7 +365,9 @@ static int body_fill(struct dlv_conn *c)
 {
 	struct q_msg_view v;
 	struct mgmt_dlv_sbuf *b = &c->out;
-	uint8_t chunk[BODY_CHUNK + BODY_CHUNK / 2 + 8];
+	/* At most BODY_CHUNK + 1 stuffed bytes, then CR LF "." CR LF.
+	 * Static: the engine runs on one thread, and the stack stays small. */
+	static uint8_t chunk[BODY_CHUNK + 8];
 	size_t n = 0;
 
 	if (dlv_msg_view(eng(c), c->job->msg->id, &v) < 0) {
