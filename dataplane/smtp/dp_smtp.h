@@ -29,14 +29,15 @@
  *   broken client gets an answer rather than a hang) but the line is
  *   refused with 500 5.5.2; so is a line holding a bare CR or a NUL.
  * - In DATA, a bare CR or bare LF anywhere makes the message rejected at
- *   its end with 554 5.6.0 (Postfix style); the end of data is only
- *   <CRLF>.<CRLF> (RFC 5321 §4.1.1.4), so no smuggling variant
+ *   its end with 554 5.6.0 (Postfix style), and so does a NUL (RFC 6152); the
+ * end of data is only <CRLF>.<CRLF> (RFC 5321 §4.1.1.4), so no smuggling
+ * variant
  *   (<LF>.<LF>, <CR>.<CR>, <LF>.<CRLF>, ...) ever ends a message.
  * - A text line over text_line_max (RFC 5321 §4.5.3.1.6) rejects the
  *   message at its end with 500 5.5.2, the code §4.5.3.1.10 names.
  * - A message over msg_size_max: 552 5.3.4 (at MAIL when SIZE= declares
  *   it, else at the end of data or at the BDAT chunk that crosses it).
- *   Precedence when several apply: bare CR/LF, then size, then long line.
+ *   Precedence when several apply: bare CR/LF, NUL, size, long line.
  * - Envelope strings share a bounded arena (envelope_arena_size); running
  *   out of it is answered like too many recipients: 452 4.5.3.
  * - The greeting and the EHLO/HELO replies carry no enhanced status code

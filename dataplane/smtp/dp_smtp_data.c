@@ -139,8 +139,9 @@ size_t dp_smtp_data_feed(struct dp_smtp_session *s, const uint8_t *p, size_t n)
 				bad_newline(s, false);
 				line_grew(s, 1);
 			} else {
-				DP_SMTP_COUNT(smtp_err_nul);
-				dp_smtp_msg_fail(s, DP_SMTP_FAIL_BARE_NL);
+				if (t->fail < DP_SMTP_FAIL_NUL)
+					DP_SMTP_COUNT(smtp_err_nul);
+				dp_smtp_msg_fail(s, DP_SMTP_FAIL_NUL);
 				line_grew(s, 1);
 			}
 			i++;

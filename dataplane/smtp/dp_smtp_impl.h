@@ -40,6 +40,7 @@ enum dp_smtp_fail {
 	DP_SMTP_FAIL_HOST_NOSPC, /* 452 4.3.1 */
 	DP_SMTP_FAIL_LONG_LINE,	 /* 500 5.5.2 */
 	DP_SMTP_FAIL_SIZE,	 /* 552 5.3.4 */
+	DP_SMTP_FAIL_NUL,	 /* 554 5.6.0 */
 	DP_SMTP_FAIL_BARE_NL,	 /* 554 5.6.0 */
 };
 

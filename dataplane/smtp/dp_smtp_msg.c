@@ -102,6 +102,11 @@ void dp_smtp_msg_fail_reply(struct dp_smtp_session *s)
 				    "554 5.6.0 Error: bare <CR> or <LF> "
 				    "in message text");
 		break;
+	case DP_SMTP_FAIL_NUL:
+		/* RFC 6152 §2: no NUL in 8BITMIME (nor 7BIT) text. */
+		dp_smtp_reply_error(s, -1,
+				    "554 5.6.0 Error: NUL in message text");
+		break;
 	case DP_SMTP_FAIL_SIZE:
 		dp_smtp_reply_error(s, -1,
 				    "552 5.3.4 Error: message size "
