@@ -108,6 +108,9 @@ static void complete(struct scan_clam_pool *p, struct job *j,
 		break;
 	case SCAN_V_INFECTED:
 		MX_COUNT(scan_counters, scan_clam_infected);
+		MX_LOG_RL(MX_LOG_INFO, "scan",
+			  "msg=%llx event=infected sig=\"%s\"",
+			  (unsigned long long)j->msg_id, sig);
 		break;
 	case SCAN_V_ERROR:
 		MX_COUNT(scan_counters, scan_clam_errors);
