@@ -12,6 +12,7 @@
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_cycles.h>
 #include <rte_mbuf.h>
 
 #include "dp_dpdk_priv.h"
@@ -267,6 +268,10 @@ void dp_dpdk_stats(struct dp_dpdk_stats *st)
 		st->link_up = link.link_status;
 		st->link_speed_mbps = link.link_speed;
 	}
-	for (unsigned q = 0; q < dp_dpdk.cores; q++)
+	for (unsigned q = 0; q < dp_dpdk.cores; q++) {
 		st->sessions_active += dp_dpdk.sessions[q];
+		st->busy_cycles += dp_dpdk.busy_cycles[q];
+		st->stack_cycles += dp_dpdk.stack_cycles[q];
+	}
+	st->tsc_hz = rte_get_tsc_hz();
 }

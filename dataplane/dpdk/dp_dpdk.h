@@ -84,6 +84,9 @@ struct dp_dpdk_stats {
 	bool link_up;
 	uint32_t link_speed_mbps;
 	uint32_t sessions_active;
+	uint64_t busy_cycles;	/* TSC cycles in rounds that did work */
+	uint64_t stack_cycles;	/* of which stack + SMTP + sink code */
+	uint64_t tsc_hz;
 };
 void dp_dpdk_stats(struct dp_dpdk_stats *st);
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_malloc.h>
@@ -41,6 +42,7 @@ struct core {
 	struct io_uring ring;
 	bool ring_up;
 	uint16_t ntx;
+	uint64_t round_stack;	/* TSC cycles of stack work this round */
 	struct rte_mbuf *tx[TX_MAX];
 };
 
@@ -54,12 +56,12 @@ struct run_args {
 	int err[DP_DPDK_CORES_MAX];
 };
 
-static void tx_flush(struct core *c)
+static unsigned tx_flush(struct core *c)
 {
 	uint16_t sent;
 
 	if (!c->ntx)
-		return;
+		return 0;
 	sent = rte_eth_tx_burst(c->port, c->queue, c->tx, c->ntx);
 	DP_DPDK_COUNT_ADD(dpdk_tx_pkts, sent);
 	if (sent < c->ntx) {
@@ -67,6 +69,7 @@ static void tx_flush(struct core *c)
 		rte_pktmbuf_free_bulk(&c->tx[sent], c->ntx - sent);
 	}
 	c->ntx = 0;
+	return sent;
 }
 
 static uint8_t *tx_alloc(void *arg, size_t size, void **handle)
@@ -105,11 +108,16 @@ static void tx_send(void *arg, void *handle, size_t len, unsigned flags)
 	c->tx[c->ntx++] = m;
 }
 
-static void rx_round(struct core *c, uint64_t now)
+static unsigned rx_round(struct core *c, uint64_t now)
 {
 	struct rte_mbuf *rx[BURST];
 	uint16_t n = rte_eth_rx_burst(c->port, c->queue, rx, BURST);
 
+	uint64_t t0;
+
+	if (!n)
+		return 0;
+	t0 = rte_rdtsc();
 	DP_DPDK_COUNT_ADD(dpdk_rx_pkts, n);
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = rx[i];
@@ -131,9 +139,11 @@ static void rx_round(struct core *c, uint64_t now)
 		}
 		rte_pktmbuf_free(m);
 	}
+	c->round_stack += rte_rdtsc() - t0;
+	return n;
 }
 
-static void cqe_round(struct core *c)
+static unsigned cqe_round(struct core *c)
 {
 	struct io_uring_cqe *cqe;
 	unsigned head, seen = 0;
@@ -148,20 +158,26 @@ static void cqe_round(struct core *c)
 	}
 	if (seen)
 		io_uring_cq_advance(&c->ring, seen);
+	return seen;
 }
 
-static void round_end(struct core *c, uint64_t now)
+/* Returns how many completions and packets it moved. */
+static unsigned round_end(struct core *c, uint64_t now)
 {
-	cqe_round(c);
+	uint64_t t0 = rte_rdtsc();
+	unsigned work = cqe_round(c);
+
 	dp_nsmtp_poll(c->g);
 	dp_net_poll(c->net, now);
 	if (c->sink->ops)
 		c->sink->ops->flush(c->sink->arg);
+	c->round_stack += rte_rdtsc() - t0;
 	if (io_uring_sq_ready(&c->ring))
 		io_uring_submit(&c->ring);
-	tx_flush(c);
+	work += tx_flush(c);
 	dp_dpdk.sessions[c->idx] = dp_nsmtp_sessions(c->g);
 	DP_DPDK_COUNT(dpdk_loop_rounds);
+	return work;
 }
 
 static int core_setup(struct core *c, struct run_args *a)
@@ -262,10 +278,15 @@ static int lcore_main(void *arg)
 	mx_log(MX_LOG_INFO, "dpdk", "core=%u lcore=%u queue=%u running", idx,
 	       lc, idx);
 	while (!*a->stop) {
-		uint64_t now = mx_now_ms();
+		uint64_t t0 = rte_rdtsc(), now = mx_now_ms();
+		unsigned work = rx_round(c, now);
 
-		rx_round(c, now);
-		round_end(c, now);
+		work += round_end(c, now);
+		if (work) {
+			dp_dpdk.busy_cycles[idx] += rte_rdtsc() - t0;
+			dp_dpdk.stack_cycles[idx] += c->round_stack;
+		}
+		c->round_stack = 0;
 	}
 	/* Let the sink's in-flight commits complete (their sessions get the
 	 * 250 they are owed) before the ring goes away. */

@@ -25,6 +25,12 @@ struct dp_dpdk_state {
 	bool tx_csum;			/* IPv4 + TCP checksum offload */
 	bool rx_csum;
 	volatile uint32_t sessions[DP_DPDK_CORES_MAX];
+	/* TSC cycles of loop rounds that moved a packet or a completion:
+	 * the CPU the dataplane really used, polling excluded. */
+	volatile uint64_t busy_cycles[DP_DPDK_CORES_MAX];
+	/* The part of those spent in the stack, SMTP and sink code (PMD
+	 * rx/tx bursts and io_uring_submit excluded). */
+	volatile uint64_t stack_cycles[DP_DPDK_CORES_MAX];
 };
 
 extern struct dp_dpdk_state dp_dpdk;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,8 @@ struct smoke_sink {
 	char dir[256];
 	unsigned core;
 	uint64_t seq;
+	bool discard;
+	unsigned long done_ok;
 	struct io_uring *ring;
 	dp_sink_done_fn done;
 	void *done_core;
@@ -75,6 +78,16 @@ static int ss_open(void *arg, const struct dp_smtp_envelope *env,
 	if (!m)
 		return -ENOMEM;
 	m->id = (uint64_t)s->core << 48 | ++s->seq;
+	m->len = 0;
+	m->err = 0;
+	m->cookie = cookie;
+	m->fd = -1;
+	if (s->discard) {
+		m->state = OPEN;
+		*id = m->id;
+		*msg = m;
+		return 0;
+	}
 	snprintf(m->tmp, sizeof(m->tmp), "%s/tmp.%016llx", s->dir,
 		 (unsigned long long)m->id);
 	snprintf(m->final, sizeof(m->final), "%s/msg.%016llx", s->dir,
@@ -82,9 +95,6 @@ static int ss_open(void *arg, const struct dp_smtp_envelope *env,
 	m->fd = open(m->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (m->fd < 0)
 		return -errno;
-	m->len = 0;
-	m->err = 0;
-	m->cookie = cookie;
 	snprintf(line, sizeof(line), "X-Smoke-From: <%s>\r\n", env->mail_from);
 	put(m, line);
 	for (unsigned i = 0; i < env->rcpt_count; i++) {
@@ -116,6 +126,10 @@ static void ss_commit(void *arg, void *msg)
 
 static void release(struct fmsg *m, bool unlink_tmp)
 {
+	if (m->fd < 0) {
+		m->state = FREE;
+		return;
+	}
 	close(m->fd);
 	if (unlink_tmp)
 		unlink(m->tmp);
@@ -137,6 +151,12 @@ static void ss_flush(void *arg)
 
 		if (m->state != COMMITTED)
 			continue;
+		if (s->discard) {
+			release(m, false);
+			s->done_ok++;
+			s->done(s->done_core, m->cookie, m->id, 0);
+			continue;
+		}
 		if (io_uring_sq_space_left(s->ring) < 2)
 			return;	/* the rest next round */
 		w = io_uring_get_sqe(s->ring);
@@ -170,6 +190,8 @@ static void ss_cqe(void *arg, const struct io_uring_cqe *cqe)
 	if (!status && rename(m->tmp, m->final) != 0)
 		status = -errno;
 	release(m, status != 0);
+	if (!status)
+		s->done_ok++;
 	s->done(s->done_core, m->cookie, m->id, status);
 }
 
@@ -200,7 +222,8 @@ struct smoke_sink *smoke_sink_create(const char *dir, unsigned core)
 
 	if (!s)
 		return NULL;
-	snprintf(s->dir, sizeof(s->dir), "%s", dir);
+	s->discard = !dir;
+	snprintf(s->dir, sizeof(s->dir), "%s", dir ? dir : "");
 	s->core = core;
 	s->m = calloc(SLOTS, sizeof(*s->m));
 	if (!s->m) {
@@ -232,4 +255,9 @@ struct dp_sink smoke_sink_get(struct smoke_sink *s)
 	struct dp_sink k = { &smoke_ops, s };
 
 	return k;
+}
+
+unsigned long smoke_sink_done_count(const struct smoke_sink *s)
+{
+	return s->done_ok;
 }

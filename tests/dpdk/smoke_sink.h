@@ -14,9 +14,14 @@
 
 struct smoke_sink;
 
-/* dir must exist; core goes into the high bits of every id. NULL: -ENOMEM. */
+/* dir must exist; core goes into the high bits of every id.  dir NULL:
+ * discard mode for benchmarks (no I/O, done(0) at the next flush).
+ * Returns NULL when out of memory. */
 struct smoke_sink *smoke_sink_create(const char *dir, unsigned core);
 void smoke_sink_destroy(struct smoke_sink *s);
 struct dp_sink smoke_sink_get(struct smoke_sink *s);
+/* Messages completed with status 0 so far (read on the sink's thread, or
+ * after it stopped). */
+unsigned long smoke_sink_done_count(const struct smoke_sink *s);
 
 #endif
