@@ -88,8 +88,10 @@ int mgmt_reload(struct mgmt_daemon *d, char *err, size_t errlen);
 /* mgmt_inject.c: the bounce path (messages born in the management plane). */
 int mgmt_inject_init(struct mgmt_daemon *d);
 void mgmt_inject_fini(struct mgmt_daemon *d);
+/* mgmt_dlv's inject_async: 0 once handed to the queue; the token comes
+ * back through mgmt_dlv_inject_done() when the bounce is durable. */
 int mgmt_inject(void *arg, const struct q_envelope *env, const uint8_t *body,
-		size_t len);
+		size_t len, uint64_t token);
 void mgmt_inject_poll(struct mgmt_daemon *d);	/* flush + reap */
 
 /* mgmt_main.c */

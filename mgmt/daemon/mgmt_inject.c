@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "mgmt_daemon.h"
+#include "mgmt_dlv.h"
 #include "mx_log.h"
 #include "q_shard.h"
 #include "q_store.h"
@@ -20,10 +21,13 @@
 static void mgmt_inject_done(void *arg, uint64_t cookie, uint64_t id,
 			     int status)
 {
+	struct mgmt_daemon *d = arg;
 	char ids[17];
 
-	(void)arg;
-	(void)cookie;
+	/* Only now may delivery record the bounced recipients: a crash
+	 * before this point repeats the bounce instead of losing it. */
+	if (cookie != MGMT_DLV_TOKEN_NONE)
+		mgmt_dlv_inject_done(d->dlv, cookie, status);
 	q_id_fmt(id, ids);
 	if (status == 0)
 		mx_log(MX_LOG_INFO, "inject", "id=%s event=queued", ids);
@@ -74,7 +78,7 @@ void mgmt_inject_fini(struct mgmt_daemon *d)
 }
 
 int mgmt_inject(void *arg, const struct q_envelope *env, const uint8_t *body,
-		size_t len)
+		size_t len, uint64_t token)
 {
 	struct mgmt_daemon *d = arg;
 	struct q_shard *sh = d->shards[d->cores];
@@ -82,7 +86,7 @@ int mgmt_inject(void *arg, const struct q_envelope *env, const uint8_t *body,
 	uint64_t id;
 	int r;
 
-	r = q_shard_msg_open(sh, env, 0, &m, &id);
+	r = q_shard_msg_open(sh, env, token, &m, &id);
 	if (r < 0)
 		return r;
 	r = q_shard_msg_write(m, body, len);

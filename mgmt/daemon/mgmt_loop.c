@@ -81,7 +81,7 @@ static void mgmt_start_services(struct mgmt_daemon *d)
 	if (mgmt_cmds_register(d) < 0)
 		mx_fatal("cannot register control commands");
 
-	mgmt_dlv_source_qstore(&src, d->store, mgmt_inject, d);
+	mgmt_dlv_source_qstore_async(&src, d->store, mgmt_inject, d);
 	d->dlv = mgmt_dlv_create_from_conf(d, &src, err, sizeof(err));
 	if (!d->dlv)
 		mx_fatal("delivery: %s", err);
