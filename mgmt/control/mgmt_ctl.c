@@ -66,7 +66,9 @@ struct ctl_cmd {
 struct ctl_client {
 	int fd;
 	uid_t uid;
-	bool closing;  /* close once `out` is flushed */
+	bool closing; /* close once `out` is flushed */
+	bool dead;    /* closed; on mgmt_ctl.dead until freed */
+	struct ctl_client *next_dead;
 	bool peer_eof; /* the peer shut down its side */
 	bool draining; /* our side shut down; discarding input */
 	size_t drained;
@@ -88,6 +90,9 @@ struct mgmt_ctl {
 	unsigned cmd_count;
 	struct ctl_client *clients[MGMT_CTL_CLIENTS_MAX];
 	unsigned client_count;
+	/* Closed during this mgmt_ctl_process() call; freed at its end so a
+	 * later event of the same batch never sees a reused address. */
+	struct ctl_client *dead;
 };
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -315,7 +320,19 @@ static void client_close(struct mgmt_ctl *ctl, struct ctl_client *c)
 		}
 	}
 	free(c->out);
-	free(c);
+	c->out = NULL;
+	c->dead = true;
+	c->next_dead = ctl->dead;
+	ctl->dead = c;
+}
+
+static void reap_dead(struct mgmt_ctl *ctl)
+{
+	while (ctl->dead != NULL) {
+		struct ctl_client *c = ctl->dead;
+		ctl->dead = c->next_dead;
+		free(c);
+	}
 }
 
 static void do_accept(struct mgmt_ctl *ctl)
@@ -660,14 +677,12 @@ void mgmt_ctl_process(struct mgmt_ctl *ctl)
 			do_accept(ctl);
 			continue;
 		}
-		/* A client closed earlier in this batch is no longer listed. */
-		bool live = false;
-		for (unsigned j = 0; j < ctl->client_count; j++)
-			live |= ctl->clients[j] == c;
-		if (!live)
-			continue;
-		client_service(ctl, c);
+		/* A client closed earlier in this batch stays allocated (and
+		 * marked) until the batch is done. */
+		if (!c->dead)
+			client_service(ctl, c);
 	}
+	reap_dead(ctl);
 }
 
 int mgmt_ctl_register(struct mgmt_ctl *ctl, const char *cmd,
@@ -712,6 +727,7 @@ void mgmt_ctl_destroy(struct mgmt_ctl *ctl)
 		return;
 	while (ctl->client_count > 0)
 		client_close(ctl, ctl->clients[0]);
+	reap_dead(ctl);
 	close(ctl->lfd);
 	close(ctl->epfd);
 	unlink(ctl->path);
