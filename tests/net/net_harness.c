@@ -90,6 +90,12 @@ static void app_closed(void *arg, struct dp_tcp_conn *c, void *ctx,
 
 void nt_init(struct nt *t, void (*conf_edit)(struct dp_net_conf *))
 {
+	nt_init_app(t, conf_edit, NULL);
+}
+
+void nt_init_app(struct nt *t, void (*conf_edit)(struct dp_net_conf *),
+		 const struct dp_tcp_app *other)
+{
 	struct dp_net_tx tx = { tx_alloc, tx_send, t };
 	struct dp_tcp_app app = { app_accept, app_recv,	 app_fin, app_writable,
 				  app_timer,  app_closed, t };
@@ -113,7 +119,8 @@ void nt_init(struct nt *t, void (*conf_edit)(struct dp_net_conf *))
 	t->conf.secret[1] = 0xfedcba9876543210ull;
 	if (conf_edit)
 		conf_edit(&t->conf);
-	t->net = dp_net_create(&t->conf, &tx, &app, t->now, &err);
+	t->net = dp_net_create(&t->conf, &tx, other ? other : &app, t->now,
+			       &err);
 	CHECK(t->net && err == 0);
 }
 

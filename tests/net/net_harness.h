@@ -88,6 +88,10 @@ extern const uint8_t nt_us_mac[6];
 
 /* conf_edit (may be NULL) adjusts the defaults before the stack is made. */
 void nt_init(struct nt *t, void (*conf_edit)(struct dp_net_conf *));
+/* The same with another app on top of the stack (the recording app's
+ * fields of t then stay unused). */
+void nt_init_app(struct nt *t, void (*conf_edit)(struct dp_net_conf *),
+		 const struct dp_tcp_app *app);
 void nt_fini(struct nt *t);
 void nt_clear(struct nt *t);
 void nt_poll(struct nt *t);
