@@ -71,8 +71,8 @@ int dp_dpdk_init(const struct dp_dpdk_conf *conf, char *err, size_t errlen);
 /* Dataplane lcores (valid after init): the number of sinks run() needs. */
 unsigned dp_dpdk_cores(void);
 
-/* Runs the loops until *stop; 0, or -errno (set-up of an lcore failed:
- * the others are stopped too). */
+/* Runs the loops until *stop; 0, or -errno when the set-up of an lcore
+ * failed (it then sets *stop itself so that the other lcores end too). */
 int dp_dpdk_run(const struct dp_sink *sinks, const struct dp_smtp_conf *smtp,
 		dp_nsmtp_rcpt_fn rcpt, void *rcpt_arg, volatile bool *stop);
 
