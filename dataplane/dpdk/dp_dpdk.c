@@ -81,8 +81,7 @@ static int eal_start(const char *args, char *err, size_t errlen)
 	return 0;
 }
 
-static int find_port(const char *name, uint16_t *pid, char *err,
-		     size_t errlen)
+static int find_port(const char *name, uint16_t *pid, char *err, size_t errlen)
 {
 	uint16_t p;
 
@@ -92,12 +91,14 @@ static int find_port(const char *name, uint16_t *pid, char *err,
 		snprintf(err, errlen, "dpdk: no port named %s", name);
 		return -ENODEV;
 	}
-	RTE_ETH_FOREACH_DEV(p) {
+	RTE_ETH_FOREACH_DEV(p)
+	{
 		*pid = p;
 		return 0;
 	}
-	snprintf(err, errlen, "dpdk: no Ethernet port (no NIC bound, no "
-			      "--vdev given)");
+	snprintf(err, errlen,
+		 "dpdk: no Ethernet port (no NIC bound, no "
+		 "--vdev given)");
 	return -ENODEV;
 }
 
@@ -129,8 +130,8 @@ static int port_start(const struct dp_dpdk_conf *c, char *err, size_t errlen)
 		pc.rx_adv_conf.rss_conf.rss_key = sym_rss_key;
 		pc.rx_adv_conf.rss_conf.rss_key_len = sizeof(sym_rss_key);
 		pc.rx_adv_conf.rss_conf.rss_hf =
-			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP) &
-			info.flow_type_rss_offloads;
+		    (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP) &
+		    info.flow_type_rss_offloads;
 	}
 	if ((info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) &&
 	    (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TCP_CKSUM)) {
@@ -158,15 +159,17 @@ static int port_start(const struct dp_dpdk_conf *c, char *err, size_t errlen)
 
 		snprintf(name, sizeof(name), "mx_mbuf_%u", q);
 		dp_dpdk.pools[q] = rte_pktmbuf_pool_create(
-			name, c->mbufs, 128, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-			sock < 0 ? (int)rte_socket_id() : sock);
+		    name, c->mbufs, 128, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+		    sock < 0 ? (int)rte_socket_id() : sock);
 		if (!dp_dpdk.pools[q]) {
-			snprintf(err, errlen, "dpdk: mbuf pool %u (%u mbufs): %s",
-				 q, c->mbufs, rte_strerror(rte_errno));
+			snprintf(err, errlen,
+				 "dpdk: mbuf pool %u (%u mbufs): %s", q,
+				 c->mbufs, rte_strerror(rte_errno));
 			return -ENOMEM;
 		}
-		rc = rte_eth_rx_queue_setup(pid, (uint16_t)q, rxd, (unsigned)sock,
-					    NULL, dp_dpdk.pools[q]);
+		rc = rte_eth_rx_queue_setup(pid, (uint16_t)q, rxd,
+					    (unsigned)sock, NULL,
+					    dp_dpdk.pools[q]);
 		if (!rc)
 			rc = rte_eth_tx_queue_setup(pid, (uint16_t)q, txd,
 						    (unsigned)sock, NULL);
@@ -207,7 +210,8 @@ int dp_dpdk_init(const struct dp_dpdk_conf *conf, char *err, size_t errlen)
 		return rc;
 	/* The calling (main) lcore is dataplane core 0, workers follow. */
 	dp_dpdk.cores = 0;
-	RTE_LCORE_FOREACH(lc) {
+	RTE_LCORE_FOREACH(lc)
+	{
 		if (dp_dpdk.cores == DP_DPDK_CORES_MAX ||
 		    (conf->cores && dp_dpdk.cores == conf->cores))
 			break;

@@ -48,19 +48,19 @@ struct dp_dpdk_conf {
 	/* PCI address ("0000:03:00.0") or vdev name ("net_tap0"); NULL or
 	 * "" for the first port found. */
 	const char *port;
-	uint32_t ip;		/* host byte order */
+	uint32_t ip; /* host byte order */
 	uint8_t prefix_len;
-	uint32_t gateway;	/* host byte order; 0: none */
-	uint16_t listen_port;	/* 25, or 2525 */
-	uint16_t mtu;		/* 1500 */
-	unsigned cores;		/* dataplane lcores wanted; 0 = all EAL lcores */
-	unsigned mbufs;		/* mbufs per lcore pool (a few thousand) */
-	unsigned conn_max;	/* connections per lcore */
-	unsigned tw_max;	/* TIME_WAIT entries per lcore */
-	uint32_t rcv_buf_size;	/* TCP receive buffer per connection */
-	uint32_t snd_buf_size;	/* TCP send buffer per connection */
+	uint32_t gateway;      /* host byte order; 0: none */
+	uint16_t listen_port;  /* 25, or 2525 */
+	uint16_t mtu;	       /* 1500 */
+	unsigned cores;	       /* dataplane lcores wanted; 0 = all EAL lcores */
+	unsigned mbufs;	       /* mbufs per lcore pool (a few thousand) */
+	unsigned conn_max;     /* connections per lcore */
+	unsigned tw_max;       /* TIME_WAIT entries per lcore */
+	uint32_t rcv_buf_size; /* TCP receive buffer per connection */
+	uint32_t snd_buf_size; /* TCP send buffer per connection */
 	uint32_t idle_timeout_ms; /* TCP idle limit (SMTP has its own) */
-	unsigned uring_entries;	/* io_uring SQ size per lcore */
+	unsigned uring_entries;	  /* io_uring SQ size per lcore */
 };
 
 void dp_dpdk_conf_defaults(struct dp_dpdk_conf *c);
@@ -84,8 +84,8 @@ struct dp_dpdk_stats {
 	bool link_up;
 	uint32_t link_speed_mbps;
 	uint32_t sessions_active;
-	uint64_t busy_cycles;	/* TSC cycles in rounds that did work */
-	uint64_t stack_cycles;	/* of which stack + SMTP + sink code */
+	uint64_t busy_cycles;  /* TSC cycles in rounds that did work */
+	uint64_t stack_cycles; /* of which stack + SMTP + sink code */
 	uint64_t tsc_hz;
 };
 void dp_dpdk_stats(struct dp_dpdk_stats *st);

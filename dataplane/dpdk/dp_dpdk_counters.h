@@ -20,9 +20,7 @@
 	X(dpdk_commit_stale, "sink completions for sessions already gone")     \
 	X(dpdk_sink_full_hold, "reads held back while the sink was full")
 
-enum dp_dpdk_counter {
-	DP_DPDK_COUNTERS(MX_COUNTER_ENUM) DP_DPDK_C__COUNT
-};
+enum dp_dpdk_counter { DP_DPDK_COUNTERS(MX_COUNTER_ENUM) DP_DPDK_C__COUNT };
 MX_COUNTER_SET_DECLARE(dp_dpdk_counters);
 
 #define DP_DPDK_COUNT(name) MX_COUNT(dp_dpdk_counters, name)

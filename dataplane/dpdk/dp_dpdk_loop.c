@@ -30,7 +30,7 @@
 
 #define BURST 32
 #define TX_MAX 128
-#define DRAIN_MS 500	/* after stop: let sink completions land */
+#define DRAIN_MS 500 /* after stop: let sink completions land */
 
 struct core {
 	unsigned idx;
@@ -42,7 +42,7 @@ struct core {
 	struct io_uring ring;
 	bool ring_up;
 	uint16_t ntx;
-	uint64_t round_stack;	/* TSC cycles of stack work this round */
+	uint64_t round_stack; /* TSC cycles of stack work this round */
 	struct rte_mbuf *tx[TX_MAX];
 };
 
@@ -127,10 +127,12 @@ static unsigned rx_round(struct core *c, uint64_t now)
 			DP_DPDK_COUNT(dpdk_rx_multiseg);
 		} else {
 			if (dp_dpdk.rx_csum) {
-				if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) ==
+				if ((m->ol_flags &
+				     RTE_MBUF_F_RX_IP_CKSUM_MASK) ==
 				    RTE_MBUF_F_RX_IP_CKSUM_GOOD)
 					flags |= DP_NET_RX_IP_CSUM_OK;
-				if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
+				if ((m->ol_flags &
+				     RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
 				    RTE_MBUF_F_RX_L4_CKSUM_GOOD)
 					flags |= DP_NET_RX_L4_CSUM_OK;
 			}
@@ -148,7 +150,8 @@ static unsigned cqe_round(struct core *c)
 	struct io_uring_cqe *cqe;
 	unsigned head, seen = 0;
 
-	io_uring_for_each_cqe(&c->ring, head, cqe) {
+	io_uring_for_each_cqe(&c->ring, head, cqe)
+	{
 		if (DP_UD_TAG(cqe->user_data) == DP_UD_TAG(DP_UD_SINK) &&
 		    c->sink->ops)
 			c->sink->ops->cqe(c->sink->arg, cqe);
@@ -183,9 +186,9 @@ static unsigned round_end(struct core *c, uint64_t now)
 static int core_setup(struct core *c, struct run_args *a)
 {
 	const struct dp_dpdk_conf *dc = &dp_dpdk.conf;
-	struct dp_nsmtp_conf gc = { 0 };
+	struct dp_nsmtp_conf gc = {0};
 	struct dp_net_conf nc;
-	struct dp_net_tx tx = { tx_alloc, tx_send, c };
+	struct dp_net_tx tx = {tx_alloc, tx_send, c};
 	struct dp_tcp_app app;
 	int rc;
 
@@ -253,7 +256,7 @@ static int lcore_main(void *arg)
 		if (dp_dpdk.lcore_of[idx] == lc)
 			break;
 	if (idx == dp_dpdk.cores)
-		return 0;	/* an EAL lcore we were not asked to use */
+		return 0; /* an EAL lcore we were not asked to use */
 	c = rte_zmalloc_socket("mx_core", sizeof(*c), 64, (int)rte_socket_id());
 	if (!c) {
 		a->err[idx] = -ENOMEM;

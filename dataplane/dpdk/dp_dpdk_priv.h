@@ -19,10 +19,10 @@ struct dp_dpdk_state {
 	bool eal_up, port_up;
 	uint16_t port_id;
 	uint8_t mac[6];
-	unsigned cores;			/* queue pairs = dataplane lcores */
+	unsigned cores; /* queue pairs = dataplane lcores */
 	unsigned lcore_of[DP_DPDK_CORES_MAX];
 	struct rte_mempool *pools[DP_DPDK_CORES_MAX];
-	bool tx_csum;			/* IPv4 + TCP checksum offload */
+	bool tx_csum; /* IPv4 + TCP checksum offload */
 	bool rx_csum;
 	volatile uint32_t sessions[DP_DPDK_CORES_MAX];
 	/* TSC cycles of loop rounds that moved a packet or a completion:

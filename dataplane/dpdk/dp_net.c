@@ -94,8 +94,8 @@ struct dp_net *dp_net_create(const struct dp_net_conf *conf,
 	net->tw_hash_mask = pow2_at_least(conf->tw_max * 2) - 1;
 	net->tw_hash = malloc((net->tw_hash_mask + 1) * sizeof(uint32_t));
 	net->arp = calloc(conf->arp_max, sizeof(*net->arp));
-	net->synq = calloc(conf->synq_size ? conf->synq_size : 1,
-			   sizeof(*net->synq));
+	net->synq =
+	    calloc(conf->synq_size ? conf->synq_size : 1, sizeof(*net->synq));
 	if (!net->conns || !net->conn_hash || !net->tw || !net->tw_hash ||
 	    !net->arp || !net->synq)
 		goto nomem;
@@ -106,7 +106,8 @@ struct dp_net *dp_net_create(const struct dp_net_conf *conf,
 	net->pending_head = DP_NIL;
 	net->dead_head = DP_NIL;
 
-	bufs = (size_t)conf->rcv_buf_size + conf->snd_buf_size + conf->app_ctx_size;
+	bufs = (size_t)conf->rcv_buf_size + conf->snd_buf_size +
+	       conf->app_ctx_size;
 	for (uint32_t i = 0; i < conf->conn_max; i++) {
 		struct dp_tcp_conn *c = &net->conns[i];
 		uint8_t *mem = aligned_alloc(64, (bufs + 63) & ~(size_t)63);
@@ -117,8 +118,8 @@ struct dp_net *dp_net_create(const struct dp_net_conf *conf,
 		c->idx = i;
 		c->rcv_buf = mem;
 		c->snd_buf = mem + conf->rcv_buf_size;
-		c->ctx = conf->app_ctx_size ? c->snd_buf + conf->snd_buf_size
-					    : NULL;
+		c->ctx =
+		    conf->app_ctx_size ? c->snd_buf + conf->snd_buf_size : NULL;
 		c->hnext = i + 1 < conf->conn_max ? i + 1 : DP_NIL;
 	}
 	net->conn_free = 0;
@@ -148,7 +149,7 @@ void dp_net_destroy(struct dp_net *net)
 void dp_net_input(struct dp_net *net, const uint8_t *frame, size_t len,
 		  unsigned rx_flags, uint64_t now_ms)
 {
-	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 	uint16_t type;
 
 	net->now_ms = now_ms;
@@ -212,8 +213,8 @@ uint32_t dp_net_tw_count(const struct dp_net *net)
 bool dp_net_ip_local(const struct dp_net *net, uint32_t ip)
 {
 	uint32_t mask = net->conf.prefix_len
-				? ~(uint32_t)0 << (32 - net->conf.prefix_len)
-				: 0;
+			    ? ~(uint32_t)0 << (32 - net->conf.prefix_len)
+			    : 0;
 
 	return (ip & mask) == (net->conf.ip & mask);
 }

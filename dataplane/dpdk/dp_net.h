@@ -78,41 +78,40 @@ struct dp_tcp_app {
 	void (*timer)(void *arg, struct dp_tcp_conn *c, void *ctx);
 	/* Last call for this connection: 0 after an orderly close, or
 	 * -ECONNRESET, -ETIMEDOUT, -ECONNABORTED. */
-	void (*closed)(void *arg, struct dp_tcp_conn *c, void *ctx,
-		       int reason);
+	void (*closed)(void *arg, struct dp_tcp_conn *c, void *ctx, int reason);
 	void *arg;
 };
 
 struct dp_net_conf {
 	uint8_t mac[6];
-	uint32_t ip;		/* host byte order */
+	uint32_t ip; /* host byte order */
 	uint8_t prefix_len;
-	uint32_t gateway;	/* host byte order, 0 for none */
-	uint16_t mtu;		/* IP MTU, <= 1500 */
-	uint16_t listen_port;	/* the one TCP port we accept on */
+	uint32_t gateway;     /* host byte order, 0 for none */
+	uint16_t mtu;	      /* IP MTU, <= 1500 */
+	uint16_t listen_port; /* the one TCP port we accept on */
 
-	uint32_t conn_max;	/* connection pool size */
-	uint32_t tw_max;	/* TIME_WAIT entries; oldest evicted */
-	uint32_t arp_max;	/* ARP table entries */
-	uint32_t rcv_buf_size;	/* per connection, bytes, multiple of 64 */
-	uint32_t snd_buf_size;	/* per connection, bytes, multiple of 64 */
+	uint32_t conn_max;	 /* connection pool size */
+	uint32_t tw_max;	 /* TIME_WAIT entries; oldest evicted */
+	uint32_t arp_max;	 /* ARP table entries */
+	uint32_t rcv_buf_size;	 /* per connection, bytes, multiple of 64 */
+	uint32_t snd_buf_size;	 /* per connection, bytes, multiple of 64 */
 	uint32_t ooo_ranges_max; /* out-of-order holes kept (<= 8) */
-	uint32_t synq_size;	/* SYN-ACK retransmit cache, power of 2; 0 off */
-	size_t app_ctx_size;	/* app storage per connection, 64-aligned */
+	uint32_t synq_size;  /* SYN-ACK retransmit cache, power of 2; 0 off */
+	size_t app_ctx_size; /* app storage per connection, 64-aligned */
 
 	uint32_t rto_min_ms;
 	uint32_t rto_max_ms;
-	uint32_t rto_init_ms;	/* RFC 6298 §2.1: 1 s */
-	uint32_t retries_max;	/* RTO expiries before the conn is dropped */
-	uint32_t time_wait_ms;	/* 2*MSL */
-	uint32_t idle_timeout_ms;  /* no segment from the peer: RST */
-	uint32_t keepalive_ms;	/* idle time before a keepalive probe */
+	uint32_t rto_init_ms;	  /* RFC 6298 §2.1: 1 s */
+	uint32_t retries_max;	  /* RTO expiries before the conn is dropped */
+	uint32_t time_wait_ms;	  /* 2*MSL */
+	uint32_t idle_timeout_ms; /* no segment from the peer: RST */
+	uint32_t keepalive_ms;	  /* idle time before a keepalive probe */
 	uint32_t keepalive_probes;
 	uint32_t arp_timeout_ms;
 	uint32_t challenge_ack_per_s; /* RFC 5961 §7 limit */
-	bool tx_csum_offload;	/* leave IP/TCP checksums to the NIC */
+	bool tx_csum_offload;	      /* leave IP/TCP checksums to the NIC */
 
-	uint64_t secret[2];	/* SYN cookie / hash key (random) */
+	uint64_t secret[2]; /* SYN cookie / hash key (random) */
 };
 
 /* Zeroes conf and fills the defaults for everything but addresses, port

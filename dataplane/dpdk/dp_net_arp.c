@@ -75,8 +75,8 @@ static void arp_send(struct dp_net *net, uint16_t op, const uint8_t *dmac,
 	memcpy(f, dmac, 6);
 	memcpy(f + 6, net->conf.mac, 6);
 	dp_put16(f + 12, 0x0806);
-	dp_put16(f + 14, 1);		/* hardware: Ethernet */
-	dp_put16(f + 16, 0x0800);	/* protocol: IPv4 */
+	dp_put16(f + 14, 1);	  /* hardware: Ethernet */
+	dp_put16(f + 16, 0x0800); /* protocol: IPv4 */
 	f[18] = 6;
 	f[19] = 4;
 	dp_put16(f + 20, op);
@@ -129,7 +129,7 @@ void dp_arp_input(struct dp_net *net, const uint8_t *eth, size_t len)
 
 const uint8_t *dp_arp_resolve(struct dp_net *net, uint32_t dst)
 {
-	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 	static const uint8_t zero[6];
 	uint64_t now = net->now_ms ? net->now_ms : 1;
 	uint32_t hop = dst;
@@ -170,6 +170,6 @@ void dp_arp_glean(struct dp_net *net, uint32_t src, const uint8_t *mac)
 	e = arp_find(net, hop);
 	if (e && e->resolved && memcmp(e->mac, mac, 6) == 0 &&
 	    net->now_ms - e->updated_ms < net->conf.arp_timeout_ms / 2)
-		return;		/* fresh enough: keep the hot path cheap */
+		return; /* fresh enough: keep the hot path cheap */
 	arp_learn(net, hop, mac, true);
 }

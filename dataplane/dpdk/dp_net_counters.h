@@ -53,7 +53,8 @@
 	X(net_tcp_timeout, "connections dropped: retransmissions exhausted")   \
 	X(net_tcp_idle, "connections dropped: idle or keepalive timeout")      \
 	X(net_tcp_paws, "segments failing PAWS (dropped)")                     \
-	X(net_tcp_out_of_window, "segments outside the window (ACKed, dropped)") \
+	X(net_tcp_out_of_window,                                               \
+	  "segments outside the window (ACKed, dropped)")                      \
 	X(net_tcp_dup_data, "bytes received twice (dropped)")                  \
 	X(net_tcp_ooo_segs, "segments queued out of order")                    \
 	X(net_tcp_ooo_drop, "out-of-order segments beyond the hole limit")     \

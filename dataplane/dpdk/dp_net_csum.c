@@ -28,8 +28,7 @@ uint16_t dp_csum_fold(uint32_t sum)
 }
 
 /* RFC 9293 §3.1: source, destination, zero, protocol, TCP length. */
-uint32_t dp_csum_pseudo(uint32_t src, uint32_t dst, uint8_t proto,
-			uint16_t len)
+uint32_t dp_csum_pseudo(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len)
 {
 	uint64_t s = (src >> 16) + (src & 0xffff) + (dst >> 16) +
 		     (dst & 0xffff) + proto + len;

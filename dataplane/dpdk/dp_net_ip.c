@@ -123,7 +123,7 @@ uint8_t *dp_ip_out_begin(struct dp_net *net, uint32_t dst, uint8_t proto,
 	ip = f + DP_NET_ETH_HLEN;
 	ip[0] = 0x45;
 	ip[1] = 0;
-	ip[4] = ip[5] = 0;	/* ID: unused with DF (RFC 6864 §4.1) */
+	ip[4] = ip[5] = 0; /* ID: unused with DF (RFC 6864 §4.1) */
 	dp_put16(ip + 6, IP_DF);
 	ip[8] = 64;
 	ip[9] = proto;
@@ -132,8 +132,8 @@ uint8_t *dp_ip_out_begin(struct dp_net *net, uint32_t dst, uint8_t proto,
 	return ip + DP_IP_HLEN;
 }
 
-void dp_ip_out_end(struct dp_net *net, void *handle, uint8_t *l4,
-		   size_t l4_len, unsigned flags)
+void dp_ip_out_end(struct dp_net *net, void *handle, uint8_t *l4, size_t l4_len,
+		   unsigned flags)
 {
 	uint8_t *ip = l4 - DP_IP_HLEN;
 

@@ -88,43 +88,43 @@ enum dp_tcp_state {
 	DP_TCP_FIN_WAIT_1,
 	DP_TCP_FIN_WAIT_2,
 	DP_TCP_CLOSING,
-	DP_TCP_DEAD,	/* closed; memory returned at the end of the round */
+	DP_TCP_DEAD, /* closed; memory returned at the end of the round */
 };
 
 struct dp_ooo_range {
-	uint32_t start, end;	/* sequence numbers, [start, end) */
+	uint32_t start, end; /* sequence numbers, [start, end) */
 };
 
 struct dp_tcp_conn {
 	struct dp_net *net;
 	uint32_t idx;
-	uint32_t hnext;		/* hash chain / free list */
-	uint32_t pnext;		/* pending-output list */
-	uint32_t wnext, wprev;	/* timer wheel slot list */
-	uint32_t dnext;		/* due list while firing */
+	uint32_t hnext;	       /* hash chain / free list */
+	uint32_t pnext;	       /* pending-output list */
+	uint32_t wnext, wprev; /* timer wheel slot list */
+	uint32_t dnext;	       /* due list while firing */
 
 	uint32_t peer_ip;
 	uint16_t peer_port;
 	uint16_t local_port;
 
 	uint8_t state;
-	uint8_t snd_wscale;	/* peer's shift */
-	uint8_t rcv_wscale;	/* ours */
+	uint8_t snd_wscale; /* peer's shift */
+	uint8_t rcv_wscale; /* ours */
 	bool ts_ok;
 	bool on_pending;
 	bool in_wheel;
-	bool ack_now;		/* send an ACK this round */
-	bool fin_queued;	/* app closed: FIN after the data */
-	bool fin_rcvd;		/* peer FIN taken into rcv_nxt */
-	bool fin_ooo;		/* peer FIN seen beyond rcv_nxt */
+	bool ack_now;	 /* send an ACK this round */
+	bool fin_queued; /* app closed: FIN after the data */
+	bool fin_rcvd;	 /* peer FIN taken into rcv_nxt */
+	bool fin_ooo;	 /* peer FIN seen beyond rcv_nxt */
 	bool fin_delivered;
 	bool want_writable;
 	bool in_recovery;
 	bool rtt_timing;
 	bool delivering;
-	bool app_live;		/* accept() succeeded: closed() is owed */
+	bool app_live; /* accept() succeeded: closed() is owed */
 
-	uint16_t mss;		/* send MSS */
+	uint16_t mss; /* send MSS */
 	uint8_t dupacks;
 	uint8_t retries;
 	uint8_t ka_probes;
@@ -134,8 +134,8 @@ struct dp_tcp_conn {
 	uint32_t iss;
 	uint32_t snd_una, snd_nxt, snd_max;
 	uint32_t snd_wnd, max_snd_wnd, snd_wl1, snd_wl2;
-	uint32_t snd_len;	/* buffered bytes from snd_una, FIN excluded */
-	uint32_t snd_head;	/* ring index of byte snd_una */
+	uint32_t snd_len;  /* buffered bytes from snd_una, FIN excluded */
+	uint32_t snd_head; /* ring index of byte snd_una */
 	uint32_t cwnd, ssthresh, recover;
 	uint32_t rtt_seq;
 	uint64_t rtt_start_ms;
@@ -145,9 +145,9 @@ struct dp_tcp_conn {
 
 	/* receive side */
 	uint32_t irs, rcv_nxt, rcv_adv;
-	uint32_t rcv_head;	/* ring index of the first byte not taken */
-	uint32_t rcv_len;	/* in-order bytes not taken by the app */
-	uint32_t fin_seq;	/* peer FIN's sequence number if fin_ooo */
+	uint32_t rcv_head; /* ring index of the first byte not taken */
+	uint32_t rcv_len;  /* in-order bytes not taken by the app */
+	uint32_t fin_seq;  /* peer FIN's sequence number if fin_ooo */
 	struct dp_ooo_range ooo[DP_OOO_MAX];
 	uint32_t ts_recent;
 	uint32_t last_ack_sent;
@@ -175,15 +175,15 @@ struct dp_arp_entry {
 	uint32_t ip;
 	uint8_t mac[6];
 	bool resolved;
-	uint64_t updated_ms;	/* learned (or created, if unresolved) */
-	uint64_t req_ms;	/* last request sent */
+	uint64_t updated_ms; /* learned (or created, if unresolved) */
+	uint64_t req_ms;     /* last request sent */
 };
 
 struct dp_synq {
 	uint32_t ip;
 	uint16_t pport, lport;
 	uint32_t peer_isn, cookie;
-	struct dp_tcp_opts opts;	/* as sent in our SYN-ACK */
+	struct dp_tcp_opts opts; /* as sent in our SYN-ACK */
 	uint64_t sent_ms;
 	uint8_t tries;
 	bool used;
@@ -211,8 +211,8 @@ struct dp_net {
 	struct dp_tw *tw;
 	uint32_t *tw_hash;
 	uint32_t tw_hash_mask;
-	uint32_t tw_head, tw_count;	/* ring slots, used or not */
-	uint32_t tw_live;		/* entries in use */
+	uint32_t tw_head, tw_count; /* ring slots, used or not */
+	uint32_t tw_live;	    /* entries in use */
 
 	/* timer wheel */
 	uint32_t wheel[DP_WHEEL_SLOTS];
@@ -244,8 +244,8 @@ void dp_ip_input(struct dp_net *net, const uint8_t *ip, size_t len,
 uint8_t *dp_ip_out_begin(struct dp_net *net, uint32_t dst, uint8_t proto,
 			 size_t l4_len, void **handle);
 /* Finishes the packet begun above (l4 as returned) and sends it. */
-void dp_ip_out_end(struct dp_net *net, void *handle, uint8_t *l4,
-		   size_t l4_len, unsigned flags);
+void dp_ip_out_end(struct dp_net *net, void *handle, uint8_t *l4, size_t l4_len,
+		   unsigned flags);
 bool dp_net_ip_local(const struct dp_net *net, uint32_t ip);
 
 /* ---- TCP (dp_tcp_*.c) ---- */

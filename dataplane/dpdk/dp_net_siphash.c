@@ -37,10 +37,10 @@ static uint64_t load_le64(const uint8_t *p, size_t n)
 uint64_t dp_siphash(const uint64_t key[2], const uint8_t *data, size_t len)
 {
 	uint64_t v[4] = {
-		key[0] ^ 0x736f6d6570736575ull,
-		key[1] ^ 0x646f72616e646f6dull,
-		key[0] ^ 0x6c7967656e657261ull,
-		key[1] ^ 0x7465646279746573ull,
+	    key[0] ^ 0x736f6d6570736575ull,
+	    key[1] ^ 0x646f72616e646f6dull,
+	    key[0] ^ 0x6c7967656e657261ull,
+	    key[1] ^ 0x7465646279746573ull,
 	};
 	size_t full = len & ~(size_t)7;
 	uint64_t m;

@@ -14,7 +14,7 @@
 #include "dp_nsmtp.h"
 #include "mx_time.h"
 
-#define NCONN_HDR 64	/* session memory starts 64-byte aligned */
+#define NCONN_HDR 64 /* session memory starts 64-byte aligned */
 
 struct dp_nsmtp {
 	struct dp_nsmtp_conf conf;
@@ -22,7 +22,7 @@ struct dp_nsmtp {
 	struct dp_net *net;
 	uint64_t serial;
 	uint32_t sessions;
-	bool held;		/* some session was held: sink full */
+	bool held; /* some session was held: sink full */
 	char local_text[16];
 };
 
@@ -101,7 +101,7 @@ static int app_accept(void *arg, struct dp_tcp_conn *c, void *ctx)
 	struct dp_nsmtp *g = arg;
 	struct nconn *nc = ctx;
 	char peer_text[16];
-	struct dp_smtp_peer peer = { 0 };
+	struct dp_smtp_peer peer = {0};
 
 	nc->g = g;
 	nc->c = c;
@@ -174,8 +174,7 @@ static void app_timer(void *arg, struct dp_tcp_conn *c, void *ctx)
 	pump(nc);
 }
 
-static void app_closed(void *arg, struct dp_tcp_conn *c, void *ctx,
-		       int reason)
+static void app_closed(void *arg, struct dp_tcp_conn *c, void *ctx, int reason)
 {
 	struct dp_nsmtp *g = arg;
 	struct nconn *nc = ctx;
@@ -280,12 +279,11 @@ void dp_nsmtp_bind(struct dp_nsmtp *g, struct dp_net *net)
 	g->net = net;
 }
 
-void dp_nsmtp_sink_done(void *core, uint64_t cookie, uint64_t id,
-			int status)
+void dp_nsmtp_sink_done(void *core, uint64_t cookie, uint64_t id, int status)
 {
 	struct dp_nsmtp *g = core;
 	struct dp_tcp_conn *c =
-		dp_net_conn_at(g->net, (uint32_t)(cookie & 0xffffff));
+	    dp_net_conn_at(g->net, (uint32_t)(cookie & 0xffffff));
 	struct nconn *nc = c ? dp_tcp_ctx(c) : NULL;
 
 	if (!nc || nc->serial != cookie >> 24) {

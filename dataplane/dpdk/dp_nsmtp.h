@@ -35,10 +35,10 @@ typedef enum dp_smtp_rcpt_verdict (*dp_nsmtp_rcpt_fn)(void *arg,
 
 struct dp_nsmtp_conf {
 	const struct dp_smtp_conf *smtp;
-	struct dp_sink sink;		/* ops NULL: every message 451 */
-	dp_nsmtp_rcpt_fn rcpt;		/* NULL: every recipient refused */
+	struct dp_sink sink;   /* ops NULL: every message 451 */
+	dp_nsmtp_rcpt_fn rcpt; /* NULL: every recipient refused */
 	void *rcpt_arg;
-	uint32_t local_ip;		/* host order, for the Received line */
+	uint32_t local_ip; /* host order, for the Received line */
 	uint16_t local_port;
 };
 
@@ -49,7 +49,7 @@ size_t dp_nsmtp_ctx_size(const struct dp_smtp_conf *smtp);
 
 /* Start-up only.  NULL on -ENOMEM. */
 struct dp_nsmtp *dp_nsmtp_create(const struct dp_nsmtp_conf *conf);
-void dp_nsmtp_destroy(struct dp_nsmtp *g);	/* accepts NULL */
+void dp_nsmtp_destroy(struct dp_nsmtp *g); /* accepts NULL */
 
 /* The app callbacks to give dp_net_create(). */
 void dp_nsmtp_app(struct dp_nsmtp *g, struct dp_tcp_app *app);
@@ -57,8 +57,7 @@ void dp_nsmtp_app(struct dp_nsmtp *g, struct dp_tcp_app *app);
 void dp_nsmtp_bind(struct dp_nsmtp *g, struct dp_net *net);
 
 /* The sink's done callback (pass g as its `core` argument). */
-void dp_nsmtp_sink_done(void *core, uint64_t cookie, uint64_t id,
-			int status);
+void dp_nsmtp_sink_done(void *core, uint64_t cookie, uint64_t id, int status);
 
 /* Once per loop round, after dp_net_input and before dp_net_poll:
  * resumes sessions held back while the sink was full. */

@@ -69,8 +69,8 @@ void dp_tcp_deliver(struct dp_tcp_conn *c)
 	c->delivering = true;
 	while (c->rcv_len && !c->fin_queued && c->state != DP_TCP_DEAD) {
 		uint32_t first = c->rcv_len < size - c->rcv_head
-					 ? c->rcv_len
-					 : size - c->rcv_head;
+				     ? c->rcv_len
+				     : size - c->rcv_head;
 		size_t n = net->app.recv(net->app.arg, c, c->ctx,
 					 c->rcv_buf + c->rcv_head, first);
 

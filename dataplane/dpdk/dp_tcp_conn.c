@@ -79,8 +79,8 @@ struct dp_tcp_conn *dp_tcp_conn_alloc(struct dp_net *net, uint32_t ip,
 static void conn_unhash(struct dp_tcp_conn *c)
 {
 	struct dp_net *net = c->net;
-	uint32_t *pp = &net->conn_hash[tuple_hash(net, c->peer_ip,
-						  c->peer_port, c->local_port) &
+	uint32_t *pp = &net->conn_hash[tuple_hash(net, c->peer_ip, c->peer_port,
+						  c->local_port) &
 				       net->conn_hash_mask];
 
 	while (*pp != DP_NIL) {
@@ -138,8 +138,8 @@ void dp_tcp_pending(struct dp_tcp_conn *c)
 struct dp_tw *dp_tw_lookup(struct dp_net *net, uint32_t ip, uint16_t pport,
 			   uint16_t lport)
 {
-	uint32_t i = net->tw_hash[tuple_hash(net, ip, pport, lport) &
-				  net->tw_hash_mask];
+	uint32_t i =
+	    net->tw_hash[tuple_hash(net, ip, pport, lport) & net->tw_hash_mask];
 
 	while (i != DP_NIL) {
 		struct dp_tw *t = &net->tw[i];
@@ -155,8 +155,7 @@ struct dp_tw *dp_tw_lookup(struct dp_net *net, uint32_t ip, uint16_t pport,
 void dp_tw_remove(struct dp_net *net, struct dp_tw *tw)
 {
 	uint32_t idx = (uint32_t)(tw - net->tw);
-	uint32_t *pp = &net->tw_hash[tuple_hash(net, tw->peer_ip,
-						tw->peer_port,
+	uint32_t *pp = &net->tw_hash[tuple_hash(net, tw->peer_ip, tw->peer_port,
 						tw->local_port) &
 				     net->tw_hash_mask];
 

@@ -17,7 +17,7 @@
  */
 #include "dp_net_priv.h"
 
-static const uint16_t cookie_mss[4] = { 536, 1220, 1440, 1460 };
+static const uint16_t cookie_mss[4] = {536, 1220, 1440, 1460};
 
 #define COOKIE_PERIOD_MS 64000u
 
@@ -81,9 +81,9 @@ bool dp_tcp_opts_parse(const uint8_t *p, size_t len, struct dp_tcp_opts *o)
 	while (i < len) {
 		uint8_t kind = p[i], olen;
 
-		if (kind == 0)		/* end of option list */
+		if (kind == 0) /* end of option list */
 			break;
-		if (kind == 1) {	/* no-operation */
+		if (kind == 1) { /* no-operation */
 			i++;
 			continue;
 		}
@@ -112,7 +112,7 @@ bool dp_tcp_opts_parse(const uint8_t *p, size_t len, struct dp_tcp_opts *o)
 			o->tsval = dp_get32(p + i + 2);
 			o->tsecr = dp_get32(p + i + 6);
 			break;
-		default:		/* SACK-permitted, SACK, others: skip */
+		default: /* SACK-permitted, SACK, others: skip */
 			break;
 		}
 		i += olen;

@@ -30,8 +30,8 @@ static uint32_t ts_now(const struct dp_net *net)
 /* RFC 9293 §3.10.7.1: the reset for a segment that has no connection. */
 static void reply_rst(struct dp_net *net, const struct seg *s)
 {
-	uint32_t seglen = s->len + !!(s->flags & DP_TH_SYN) +
-			  !!(s->flags & DP_TH_FIN);
+	uint32_t seglen =
+	    s->len + !!(s->flags & DP_TH_SYN) + !!(s->flags & DP_TH_FIN);
 
 	if (s->flags & DP_TH_RST)
 		return;
@@ -46,7 +46,7 @@ static void reply_rst(struct dp_net *net, const struct seg *s)
 
 static void send_synack(struct dp_net *net, const struct seg *s)
 {
-	struct dp_tcp_opts o = { 0 };
+	struct dp_tcp_opts o = {0};
 	uint32_t cookie;
 	uint16_t mss;
 	uint32_t wnd = net->conf.rcv_buf_size;
@@ -66,8 +66,8 @@ static void send_synack(struct dp_net *net, const struct seg *s)
 	}
 	/* RFC 7323 §2.2: the window of a SYN-ACK is never scaled. */
 	dp_tcp_send_raw(net, s->src, s->dport, s->sport, cookie, s->seq + 1,
-			DP_TH_SYN | DP_TH_ACK, wnd > 65535 ? 65535 : (uint16_t)wnd,
-			&o);
+			DP_TH_SYN | DP_TH_ACK,
+			wnd > 65535 ? 65535 : (uint16_t)wnd, &o);
 	DP_NET_COUNT(net_tcp_synack_tx);
 	dp_synq_add(net, s->src, s->sport, s->dport, s->seq, cookie, &o);
 }
@@ -107,9 +107,9 @@ static struct dp_tcp_conn *open_from_cookie(struct dp_net *net,
 	c->recover = c->iss;
 	c->irs = s->seq - 1;
 	c->rcv_nxt = s->seq;
-	c->rcv_adv = s->seq + (net->conf.rcv_buf_size > 65535
-				       ? 65535
-				       : net->conf.rcv_buf_size);
+	c->rcv_adv =
+	    s->seq +
+	    (net->conf.rcv_buf_size > 65535 ? 65535 : net->conf.rcv_buf_size);
 	c->last_ack_sent = s->seq;
 	c->snd_wnd = (uint32_t)s->wnd << c->snd_wscale;
 	c->max_snd_wnd = c->snd_wnd;
@@ -143,14 +143,13 @@ static struct dp_tcp_conn *open_from_cookie(struct dp_net *net,
 
 /* Returns true when the segment was consumed by the TIME_WAIT entry; false
  * when a new SYN replaced the entry and the listener should see it. */
-static bool tw_input(struct dp_net *net, struct dp_tw *tw,
-		     const struct seg *s)
+static bool tw_input(struct dp_net *net, struct dp_tw *tw, const struct seg *s)
 {
-	struct dp_tcp_opts o = { 0 };
+	struct dp_tcp_opts o = {0};
 
 	DP_NET_COUNT(net_tcp_tw_rx);
 	if (s->flags & DP_TH_RST)
-		return true;	/* RFC 1337: no TIME_WAIT assassination */
+		return true; /* RFC 1337: no TIME_WAIT assassination */
 	if ((s->flags & DP_TH_SYN) && !(s->flags & DP_TH_ACK)) {
 		/* RFC 9293 §3.10.7.4 note / RFC 6191: a new incarnation
 		 * whose ISN is past the old one may reuse the tuple. */
@@ -162,7 +161,7 @@ static bool tw_input(struct dp_net *net, struct dp_tw *tw,
 			return false;
 		}
 	} else if (!(s->flags & DP_TH_FIN) && s->len == 0) {
-		return true;	/* a bare ACK needs no answer */
+		return true; /* a bare ACK needs no answer */
 	}
 	if (tw->ts_ok) {
 		o.has_ts = true;
@@ -186,7 +185,7 @@ static void retransmit_first(struct dp_tcp_conn *c)
 		return;
 	dp_tcp_send_seg(c, c->snd_una, n, flags);
 	DP_NET_COUNT(net_tcp_retx_segs);
-	c->rtt_timing = false;	/* Karn: no sample across a retransmit */
+	c->rtt_timing = false; /* Karn: no sample across a retransmit */
 }
 
 static void take_fin(struct dp_tcp_conn *c)
@@ -200,7 +199,7 @@ static void take_fin(struct dp_tcp_conn *c)
 		c->state = DP_TCP_CLOSE_WAIT;
 		break;
 	case DP_TCP_FIN_WAIT_1:
-		c->state = DP_TCP_CLOSING;	/* simultaneous close */
+		c->state = DP_TCP_CLOSING; /* simultaneous close */
 		break;
 	case DP_TCP_FIN_WAIT_2:
 		dp_tcp_send_ack(c);
@@ -226,8 +225,8 @@ static bool ack_process(struct dp_tcp_conn *c, const struct seg *s)
 		if (c->ts_ok && s->o.has_ts && s->o.tsecr)
 			dp_tcp_rtt_sample(c, ts_now(net) - s->o.tsecr);
 		else if (c->rtt_timing && seq_gt(s->ack, c->rtt_seq)) {
-			dp_tcp_rtt_sample(c, (uint32_t)(net->now_ms -
-							c->rtt_start_ms));
+			dp_tcp_rtt_sample(
+			    c, (uint32_t)(net->now_ms - c->rtt_start_ms));
 			c->rtt_timing = false;
 		}
 		c->snd_head = (c->snd_head + data) % net->conf.snd_buf_size;
@@ -242,8 +241,8 @@ static bool ack_process(struct dp_tcp_conn *c, const struct seg *s)
 				uint32_t flight = c->snd_max - c->snd_una;
 
 				c->cwnd = c->ssthresh < flight + mss
-						  ? c->ssthresh
-						  : flight + mss;
+					      ? c->ssthresh
+					      : flight + mss;
 				c->in_recovery = false;
 				c->dupacks = 0;
 			} else {
@@ -261,13 +260,13 @@ static bool ack_process(struct dp_tcp_conn *c, const struct seg *s)
 			if (c->cwnd < c->ssthresh)
 				c->cwnd += acked < mss ? acked : mss;
 			else
-				c->cwnd += mss * mss / c->cwnd ? mss * mss / c->cwnd
-							       : 1;
+				c->cwnd += mss * mss / c->cwnd
+					       ? mss * mss / c->cwnd
+					       : 1;
 		}
 		/* RFC 6298 §5.2-5.3. */
-		c->rto_at = c->snd_una == c->snd_max
-				    ? 0
-				    : net->now_ms + c->rto_ms;
+		c->rto_at =
+		    c->snd_una == c->snd_max ? 0 : net->now_ms + c->rto_ms;
 		dp_tcp_pending(c);
 		if (c->want_writable && data && net->app.writable) {
 			c->want_writable = false;
@@ -299,8 +298,8 @@ static bool ack_process(struct dp_tcp_conn *c, const struct seg *s)
 		    seq_gt(s->ack, c->recover)) {
 			uint32_t flight = c->snd_max - c->snd_una;
 
-			c->ssthresh = flight / 2 > 2 * mss ? flight / 2
-							   : 2 * mss;
+			c->ssthresh =
+			    flight / 2 > 2 * mss ? flight / 2 : 2 * mss;
 			c->recover = c->snd_max;
 			retransmit_first(c);
 			c->cwnd = c->ssthresh + 3 * mss;
@@ -371,7 +370,7 @@ static void ooo_advance(struct dp_tcp_conn *c)
 		memmove(&c->ooo[0], &c->ooo[1],
 			(c->ooo_count - 1u) * sizeof(c->ooo[0]));
 		c->ooo_count--;
-		c->ack_now = true;	/* RFC 5681 §4.2: hole filled */
+		c->ack_now = true; /* RFC 5681 §4.2: hole filled */
 	}
 }
 
@@ -456,8 +455,8 @@ static void data_process(struct dp_tcp_conn *c, struct seg *s)
 static void conn_input(struct dp_tcp_conn *c, struct seg *s)
 {
 	struct dp_net *net = c->net;
-	uint32_t seglen = s->len + !!(s->flags & DP_TH_SYN) +
-			  !!(s->flags & DP_TH_FIN);
+	uint32_t seglen =
+	    s->len + !!(s->flags & DP_TH_SYN) + !!(s->flags & DP_TH_FIN);
 	uint32_t wnd = dp_tcp_rcv_space(c);
 	bool ok;
 
@@ -474,7 +473,7 @@ static void conn_input(struct dp_tcp_conn *c, struct seg *s)
 	if (seglen == 0)
 		ok = wnd == 0 ? s->seq == c->rcv_nxt
 			      : seq_geq(s->seq, c->rcv_nxt) &&
-					seq_lt(s->seq, c->rcv_nxt + wnd);
+				    seq_lt(s->seq, c->rcv_nxt + wnd);
 	else
 		ok = wnd != 0 &&
 		     ((seq_geq(s->seq, c->rcv_nxt) &&
@@ -514,11 +513,11 @@ static void conn_input(struct dp_tcp_conn *c, struct seg *s)
 		return;
 	}
 	if (s->flags & DP_TH_SYN) {
-		dp_tcp_challenge_ack(c);	/* RFC 5961 §4.2 */
+		dp_tcp_challenge_ack(c); /* RFC 5961 §4.2 */
 		return;
 	}
 	if (!(s->flags & DP_TH_ACK))
-		return;			/* RFC 9293: drop without ACK */
+		return; /* RFC 9293: drop without ACK */
 	/* RFC 5961 §5.2 acceptable ACK range. */
 	if (seq_gt(s->ack, c->snd_max)) {
 		DP_NET_COUNT(net_tcp_ack_unsent);
@@ -558,9 +557,9 @@ void dp_tcp_input(struct dp_net *net, uint32_t src, uint32_t dst,
 		return;
 	}
 	if (!(rx_flags & DP_NET_RX_L4_CSUM_OK) &&
-	    dp_csum_fold(dp_csum_add(dp_csum_pseudo(src, dst, DP_IPPROTO_TCP,
-						    (uint16_t)len),
-				     p, len)) != 0) {
+	    dp_csum_fold(dp_csum_add(
+		dp_csum_pseudo(src, dst, DP_IPPROTO_TCP, (uint16_t)len), p,
+		len)) != 0) {
 		DP_NET_COUNT(net_tcp_bad_csum);
 		return;
 	}

@@ -34,11 +34,11 @@ static uint32_t ts_now(const struct dp_net *net)
 	return (uint32_t)net->now_ms + net->ts_offset;
 }
 
-static void tcp_csum(struct dp_net *net, uint32_t dst, uint8_t *th,
-		     size_t len, unsigned *flags)
+static void tcp_csum(struct dp_net *net, uint32_t dst, uint8_t *th, size_t len,
+		     unsigned *flags)
 {
-	uint32_t sum = dp_csum_pseudo(net->conf.ip, dst, DP_IPPROTO_TCP,
-				      (uint16_t)len);
+	uint32_t sum =
+	    dp_csum_pseudo(net->conf.ip, dst, DP_IPPROTO_TCP, (uint16_t)len);
 
 	th[16] = th[17] = 0;
 	if (net->conf.tx_csum_offload) {
@@ -188,7 +188,7 @@ void dp_tcp_output(struct dp_tcp_conn *c)
 		uint8_t flags = 0;
 
 		if (off > c->snd_len)
-			break;		/* the FIN is out */
+			break; /* the FIN is out */
 		unsent = c->snd_len - off;
 		if (unsent == 0) {
 			if (c->fin_queued) {

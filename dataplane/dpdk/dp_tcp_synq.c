@@ -14,8 +14,8 @@
 #define SYNQ_TRIES 3
 #define SYNQ_FIRST_MS 1000
 
-static uint32_t synq_slot(const struct dp_net *net, uint32_t ip,
-			  uint16_t pport, uint16_t lport)
+static uint32_t synq_slot(const struct dp_net *net, uint32_t ip, uint16_t pport,
+			  uint16_t lport)
 {
 	uint64_t k = (uint64_t)ip << 32 | (uint32_t)pport << 16 | lport;
 
@@ -59,8 +59,8 @@ void dp_synq_done(struct dp_net *net, uint32_t ip, uint16_t pport,
 
 void dp_synq_run(struct dp_net *net)
 {
-	uint32_t wnd = net->conf.rcv_buf_size > 65535 ? 65535
-						       : net->conf.rcv_buf_size;
+	uint32_t wnd =
+	    net->conf.rcv_buf_size > 65535 ? 65535 : net->conf.rcv_buf_size;
 
 	if (!net->conf.synq_size ||
 	    net->now_ms - net->synq_scan_ms < SYNQ_SCAN_MS)
@@ -69,8 +69,8 @@ void dp_synq_run(struct dp_net *net)
 	for (uint32_t i = 0; i < net->conf.synq_size; i++) {
 		struct dp_synq *q = &net->synq[i];
 
-		if (!q->used ||
-		    net->now_ms - q->sent_ms < (uint64_t)SYNQ_FIRST_MS << q->tries)
+		if (!q->used || net->now_ms - q->sent_ms <
+				    (uint64_t)SYNQ_FIRST_MS << q->tries)
 			continue;
 		if (q->tries == SYNQ_TRIES) {
 			q->used = false;

@@ -51,7 +51,7 @@ static uint64_t conn_deadline(const struct dp_tcp_conn *c)
 		d = earliest(d, c->last_rx_ms + conf->idle_timeout_ms);
 	if (conf->keepalive_ms)
 		d = earliest(d, c->last_rx_ms + conf->keepalive_ms +
-					c->ka_probes * ka_interval(c->net));
+				    c->ka_probes * ka_interval(c->net));
 	return d;
 }
 
@@ -67,7 +67,7 @@ void dp_tcp_timer_update(struct dp_tcp_conn *c)
 	uint32_t slot;
 
 	if (d && d <= net->wheel_now_ms)
-		d = net->wheel_now_ms + 1;	/* fires at the next run */
+		d = net->wheel_now_ms + 1; /* fires at the next run */
 	if (c->in_wheel && c->wheel_at == d)
 		return;
 	wheel_remove(c);
@@ -89,9 +89,9 @@ void dp_tcp_rtt_sample(struct dp_tcp_conn *c, uint32_t r)
 	uint32_t rto;
 
 	if ((int32_t)r < 0 || r > conf->rto_max_ms * 4)
-		return;		/* a wrapped or bogus echo */
+		return; /* a wrapped or bogus echo */
 	if (!c->srtt8 && !c->rttvar4) {
-		c->srtt8 = r << 3;	/* §2.2: SRTT = R, RTTVAR = R/2 */
+		c->srtt8 = r << 3; /* §2.2: SRTT = R, RTTVAR = R/2 */
 		c->rttvar4 = r << 1;
 	} else {
 		int32_t delta = (int32_t)r - (int32_t)(c->srtt8 >> 3);
@@ -132,13 +132,13 @@ static void rto_fire(struct dp_tcp_conn *c)
 	}
 	c->ssthresh = flight / 2 > 2u * c->mss ? flight / 2 : 2u * c->mss;
 	c->cwnd = c->mss;
-	c->rto_ms = c->rto_ms * 2 < conf->rto_max_ms ? c->rto_ms * 2
-						    : conf->rto_max_ms;
+	c->rto_ms =
+	    c->rto_ms * 2 < conf->rto_max_ms ? c->rto_ms * 2 : conf->rto_max_ms;
 	c->recover = c->snd_max;
 	c->in_recovery = false;
 	c->dupacks = 0;
 	c->rtt_timing = false;
-	c->snd_nxt = c->snd_una;	/* go back N */
+	c->snd_nxt = c->snd_una; /* go back N */
 	dp_tcp_output(c);
 }
 
@@ -159,8 +159,8 @@ static void conn_fire(struct dp_tcp_conn *c, uint64_t now)
 		dp_tcp_send_seg(c, c->snd_una - 1, 0, 0);
 		DP_NET_COUNT(net_tcp_persist_probe);
 		c->persist_ms = c->persist_ms * 2 < conf->rto_max_ms
-					? c->persist_ms * 2
-					: conf->rto_max_ms;
+				    ? c->persist_ms * 2
+				    : conf->rto_max_ms;
 		c->persist_at = now + c->persist_ms;
 	}
 	if (conf->idle_timeout_ms &&
@@ -169,9 +169,8 @@ static void conn_fire(struct dp_tcp_conn *c, uint64_t now)
 		drop_conn(c, -ETIMEDOUT);
 		return;
 	}
-	if (conf->keepalive_ms &&
-	    now >= c->last_rx_ms + conf->keepalive_ms +
-			   c->ka_probes * ka_interval(net)) {
+	if (conf->keepalive_ms && now >= c->last_rx_ms + conf->keepalive_ms +
+					     c->ka_probes * ka_interval(net)) {
 		if (c->ka_probes >= conf->keepalive_probes) {
 			DP_NET_COUNT(net_tcp_idle);
 			drop_conn(c, -ETIMEDOUT);

@@ -11,10 +11,10 @@
  * completion (idle polling excluded); on a net_tap that includes the
  * PMD's read/write system calls and the kernel work they trigger (the
  * client side's TCP receive runs inside our write()).  stack_ns_per_msg
- * is the part spent in the stack, SMTP engine and sink code alone.  socket: T is the process's user +
- * system CPU time (getrusage), which includes the kernel's TCP work done
- * in our threads but not the receive processing the kernel charges to the
- * sending client.
+ * is the part spent in the stack, SMTP engine and sink code alone.  socket: T
+ * is the process's user + system CPU time (getrusage), which includes the
+ * kernel's TCP work done in our threads but not the receive processing the
+ * kernel charges to the sending client.
  *
  * usage: dp_bench_server --backend dpdk --eal ARGS --ip A/N --port P
  *        dp_bench_server --backend socket --listen 127.0.0.1:P
@@ -53,9 +53,9 @@ static uint64_t cpu_ns(void)
 
 	getrusage(RUSAGE_SELF, &ru);
 	return ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) *
-		       1000000000ull +
+		   1000000000ull +
 	       ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) *
-		       1000ull;
+		   1000ull;
 }
 
 static void report(const char *backend, unsigned long msgs, uint64_t ns,
@@ -81,7 +81,7 @@ static int run_dpdk(const char *eal, const char *ip_text, unsigned port,
 {
 	struct dp_dpdk_conf conf;
 	struct dp_sink sinks[DP_DPDK_CORES_MAX];
-	struct smoke_sink *ss[DP_DPDK_CORES_MAX] = { 0 };
+	struct smoke_sink *ss[DP_DPDK_CORES_MAX] = {0};
 	struct dp_dpdk_stats st;
 	struct in_addr a;
 	char err[256], ipbuf[32], *slash;

@@ -34,15 +34,15 @@ static enum dp_smtp_rcpt_verdict rcpt_any(void *arg, const char *local,
 {
 	/* The test's own domain only: still never an open relay. */
 	return strcmp(domain, "smoke.test") == 0 ? DP_SMTP_RCPT_OK
-						  : DP_SMTP_RCPT_RELAY;
+						 : DP_SMTP_RCPT_RELAY;
 }
 
 static void print_counter(const struct mx_counter_set *set,
 			  const struct mx_counter_desc *desc, uint64_t value,
 			  void *arg)
 {
-	if (value && (!strcmp(set->module, "net") ||
-		      !strcmp(set->module, "dpdk")))
+	if (value &&
+	    (!strcmp(set->module, "net") || !strcmp(set->module, "dpdk")))
 		fprintf(stderr, "counter %s=%llu\n", desc->name,
 			(unsigned long long)value);
 }
@@ -69,7 +69,7 @@ int main(int argc, char **argv)
 	struct dp_dpdk_conf conf;
 	struct dp_smtp_conf smtp;
 	struct dp_sink sinks[DP_DPDK_CORES_MAX];
-	struct smoke_sink *ss[DP_DPDK_CORES_MAX] = { 0 };
+	struct smoke_sink *ss[DP_DPDK_CORES_MAX] = {0};
 	struct dp_dpdk_stats st;
 	const char *dir = NULL;
 	char err[256];
@@ -101,7 +101,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!dir || !conf.ip) {
-		fprintf(stderr, "usage: %s --eal ARGS --ip A/N --port P --dir D\n",
+		fprintf(stderr,
+			"usage: %s --eal ARGS --ip A/N --port P --dir D\n",
 			argv[0]);
 		return 2;
 	}

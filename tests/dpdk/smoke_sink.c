@@ -38,7 +38,7 @@ struct smoke_sink {
 	struct io_uring *ring;
 	dp_sink_done_fn done;
 	void *done_core;
-	struct fmsg *m;		/* SLOTS of them */
+	struct fmsg *m; /* SLOTS of them */
 };
 
 static int ss_attach(void *arg, struct io_uring *ring, dp_sink_done_fn done,
@@ -158,7 +158,7 @@ static void ss_flush(void *arg)
 			continue;
 		}
 		if (io_uring_sq_space_left(s->ring) < 2)
-			return;	/* the rest next round */
+			return; /* the rest next round */
 		w = io_uring_get_sqe(s->ring);
 		f = io_uring_get_sqe(s->ring);
 		io_uring_prep_write(w, m->fd, m->buf, (unsigned)m->len, 0);
@@ -206,14 +206,14 @@ static int ss_full(void *arg)
 }
 
 static const struct dp_sink_ops smoke_ops = {
-	.attach = ss_attach,
-	.open = ss_open,
-	.write = ss_write,
-	.commit = ss_commit,
-	.abort = ss_abort,
-	.flush = ss_flush,
-	.cqe = ss_cqe,
-	.full = ss_full,
+    .attach = ss_attach,
+    .open = ss_open,
+    .write = ss_write,
+    .commit = ss_commit,
+    .abort = ss_abort,
+    .flush = ss_flush,
+    .cqe = ss_cqe,
+    .full = ss_full,
 };
 
 struct smoke_sink *smoke_sink_create(const char *dir, unsigned core)
@@ -252,7 +252,7 @@ void smoke_sink_destroy(struct smoke_sink *s)
 
 struct dp_sink smoke_sink_get(struct smoke_sink *s)
 {
-	struct dp_sink k = { &smoke_ops, s };
+	struct dp_sink k = {&smoke_ops, s};
 
 	return k;
 }

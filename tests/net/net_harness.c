@@ -8,7 +8,7 @@
 
 #include "net_harness.h"
 
-const uint8_t nt_us_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };
+const uint8_t nt_us_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
 
 static uint8_t *tx_alloc(void *arg, size_t size, void **handle)
 {
@@ -77,8 +77,7 @@ static void app_timer(void *arg, struct dp_tcp_conn *c, void *ctx)
 	((struct nt *)arg)->timers++;
 }
 
-static void app_closed(void *arg, struct dp_tcp_conn *c, void *ctx,
-		       int reason)
+static void app_closed(void *arg, struct dp_tcp_conn *c, void *ctx, int reason)
 {
 	struct nt *t = arg;
 
@@ -96,9 +95,9 @@ void nt_init(struct nt *t, void (*conf_edit)(struct dp_net_conf *))
 void nt_init_app(struct nt *t, void (*conf_edit)(struct dp_net_conf *),
 		 const struct dp_tcp_app *other)
 {
-	struct dp_net_tx tx = { tx_alloc, tx_send, t };
-	struct dp_tcp_app app = { app_accept, app_recv,	 app_fin, app_writable,
-				  app_timer,  app_closed, t };
+	struct dp_net_tx tx = {tx_alloc, tx_send, t};
+	struct dp_tcp_app app = {app_accept, app_recv,	 app_fin, app_writable,
+				 app_timer,  app_closed, t};
 	int err = 0;
 
 	memset(t, 0, sizeof(*t));
@@ -119,8 +118,8 @@ void nt_init_app(struct nt *t, void (*conf_edit)(struct dp_net_conf *),
 	t->conf.secret[1] = 0xfedcba9876543210ull;
 	if (conf_edit)
 		conf_edit(&t->conf);
-	t->net = dp_net_create(&t->conf, &tx, other ? other : &app, t->now,
-			       &err);
+	t->net =
+	    dp_net_create(&t->conf, &tx, other ? other : &app, t->now, &err);
 	CHECK(t->net && err == 0);
 }
 
@@ -173,7 +172,7 @@ void nt_peer_init(struct nt_peer *p, uint32_t ip, uint16_t port)
 
 void nt_peer_arp(struct nt *t, const struct nt_peer *p)
 {
-	uint8_t f[42] = { 0 };
+	uint8_t f[42] = {0};
 
 	memset(f, 0xff, 6);
 	memcpy(f + 6, p->mac, 6);
@@ -279,8 +278,8 @@ void nt_send_at(struct nt *t, struct nt_peer *p, uint32_t seq, uint32_t ack,
 	nt_input(t, f, n);
 }
 
-void nt_send(struct nt *t, struct nt_peer *p, uint8_t flags,
-	     const void *data, size_t len)
+void nt_send(struct nt *t, struct nt_peer *p, uint8_t flags, const void *data,
+	     size_t len)
 {
 	nt_send_at(t, p, p->seq, p->ack, flags, data, len);
 	p->seq += (uint32_t)len + !!(flags & DP_TH_SYN) + !!(flags & DP_TH_FIN);

@@ -31,7 +31,7 @@
 #define NT_OUT_MAX 512
 #define NT_RX_MAX (1u << 21)
 
-#define NT_US_IP 0x0a000001u	/* 10.0.0.1 (never leaves the process) */
+#define NT_US_IP 0x0a000001u /* 10.0.0.1 (never leaves the process) */
 #define NT_PORT 25
 
 struct nt_frame {
@@ -46,13 +46,13 @@ struct nt {
 	uint64_t now;
 	struct nt_frame out[NT_OUT_MAX];
 	unsigned nout;
-	unsigned tx_fail;	/* refuse this many allocs */
+	unsigned tx_fail; /* refuse this many allocs */
 
 	/* the app */
 	struct dp_tcp_conn *conn;
 	uint8_t *rx;
 	size_t rx_len;
-	size_t take_max;	/* bytes taken per recv call */
+	size_t take_max; /* bytes taken per recv call */
 	bool refuse;
 	unsigned accepts, fins, closes, writables, timers;
 	int closed_reason;
@@ -64,13 +64,13 @@ struct nt_peer {
 	uint16_t port;
 	uint8_t mac[6];
 	uint32_t isn;
-	uint32_t seq;		/* next sequence number we send */
-	uint32_t ack;		/* next we expect from the stack */
+	uint32_t seq; /* next sequence number we send */
+	uint32_t ack; /* next we expect from the stack */
 	uint16_t wnd;
 	bool ts, ws, mss;
 	uint8_t wscale;
 	uint32_t tsval;
-	uint32_t ts_echo;	/* last TSval seen from the stack */
+	uint32_t ts_echo; /* last TSval seen from the stack */
 };
 
 struct nt_seg {
@@ -95,7 +95,7 @@ void nt_init_app(struct nt *t, void (*conf_edit)(struct dp_net_conf *),
 void nt_fini(struct nt *t);
 void nt_clear(struct nt *t);
 void nt_poll(struct nt *t);
-void nt_advance(struct nt *t, uint64_t ms);	/* small steps + polls */
+void nt_advance(struct nt *t, uint64_t ms); /* small steps + polls */
 void nt_input(struct nt *t, const uint8_t *f, size_t len);
 
 void nt_peer_init(struct nt_peer *p, uint32_t ip, uint16_t port);
@@ -106,8 +106,8 @@ size_t nt_build_tcp(uint8_t *f, const struct nt_peer *p, uint32_t dst,
 		    uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
 		    uint16_t wnd, bool syn_opts, const void *data, size_t len);
 /* Sends a segment at p->seq/p->ack and advances p->seq. */
-void nt_send(struct nt *t, struct nt_peer *p, uint8_t flags,
-	     const void *data, size_t len);
+void nt_send(struct nt *t, struct nt_peer *p, uint8_t flags, const void *data,
+	     size_t len);
 /* Sends a segment with explicit numbers; nothing advances. */
 void nt_send_at(struct nt *t, struct nt_peer *p, uint32_t seq, uint32_t ack,
 		uint8_t flags, const void *data, size_t len);

@@ -65,9 +65,8 @@ static int k_full(void *a)
 {
 	return K.full;
 }
-static const struct dp_sink_ops k_ops = { k_attach, k_open,  k_write,
-					  k_commit, k_abort, k_flush,
-					  k_cqe,    k_full };
+static const struct dp_sink_ops k_ops = {k_attach, k_open,  k_write, k_commit,
+					 k_abort,  k_flush, k_cqe,   k_full};
 
 static enum dp_smtp_rcpt_verdict rcpt(void *arg, const char *l, const char *d)
 {
@@ -109,7 +108,7 @@ static void conf_edit(struct dp_net_conf *c)
 
 int main(void)
 {
-	struct dp_nsmtp_conf gc = { 0 };
+	struct dp_nsmtp_conf gc = {0};
 	struct dp_tcp_app app;
 	struct nt_peer p;
 	struct nt_seg s;
@@ -157,7 +156,7 @@ int main(void)
 	collect(&p, out, sizeof(out));
 	CHECK(K.commits == 1);
 	CHECK(strstr(K.body, "body line\r\n"));
-	CHECK(!strstr(out, "250"));	/* not before the sink says durable */
+	CHECK(!strstr(out, "250")); /* not before the sink says durable */
 	/* Commands pipelined behind the DATA wait in the receive buffer. */
 	nt_send(&T, &p, DP_TH_ACK | DP_TH_PSH, "NOOP\r\n", 6);
 	nt_poll(&T);
@@ -167,7 +166,7 @@ int main(void)
 	nt_poll(&T);
 	collect(&p, out, sizeof(out));
 	CHECK(strstr(out, "250 2.0.0 Ok: queued as 0000000000001235"));
-	CHECK(strstr(out, "250 2.0.0 Ok\r\n"));	/* the NOOP, now */
+	CHECK(strstr(out, "250 2.0.0 Ok\r\n")); /* the NOOP, now */
 
 	/* A full sink: bytes wait in the buffer, the window closes. */
 	K.full = 1;

@@ -31,7 +31,7 @@ static void test_peer_closes_first(void)
 	CHECK(T.conn->state == DP_TCP_CLOSE_WAIT);
 	nt_poll(&T);
 	nt_last(&T, &p, &s);
-	CHECK(s.ack == p.seq);		/* data and FIN ACKed */
+	CHECK(s.ack == p.seq); /* data and FIN ACKed */
 	/* The app answers and closes: data + FIN in one segment. */
 	nt_clear(&T);
 	CHECK(dp_tcp_send(T.conn, "221 bye\r\n", 9) == 9);

@@ -38,7 +38,7 @@ static void test_in_order(void)
 	nt_send(&T, &p, DP_TH_ACK | DP_TH_PSH, "EHLO a\r\n", 8);
 	nt_send(&T, &p, DP_TH_ACK | DP_TH_PSH, "NOOP\r\n", 6);
 	CHECK(T.rx_len == 14 && memcmp(T.rx, "EHLO a\r\nNOOP\r\n", 14) == 0);
-	CHECK(T.nout == 0);	/* ACKs wait for the end of the round */
+	CHECK(T.nout == 0); /* ACKs wait for the end of the round */
 	nt_poll(&T);
 	CHECK(T.nout == 1 && nt_tcp(&T, 0, &s));
 	CHECK(s.flags == DP_TH_ACK && s.ack == p.seq && s.len == 0);
@@ -61,7 +61,7 @@ static void test_out_of_order_and_dup(void)
 	nt_send_at(&T, &p, base + 5, p.ack, DP_TH_ACK, "bbbbb", 5);
 	CHECK(T.nout == 2 && nt_tcp(&T, 1, &s) && s.ack == base);
 	CHECK(T.rx_len == 0);
-	CHECK(T.conn->ooo_count == 1);	/* merged into one range */
+	CHECK(T.conn->ooo_count == 1); /* merged into one range */
 	nt_send_at(&T, &p, base, p.ack, DP_TH_ACK, "aaaaa", 5);
 	CHECK(T.rx_len == 20);
 	CHECK(memcmp(T.rx, "aaaaabbbbbcccccccccc", 20) == 0);
@@ -101,7 +101,8 @@ static void test_ooo_hole_limit(void)
  * orders, gives the app the same bytes. */
 static void test_split_every_byte(void)
 {
-	static const char msg[] = "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d>\r\n";
+	static const char msg[] =
+	    "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d>\r\n";
 	size_t n = sizeof(msg) - 1;
 
 	for (size_t k = 1; k < n; k++) {
@@ -137,7 +138,7 @@ static void test_zero_window(void)
 
 	memset(buf, 'x', sizeof(buf));
 	new_conn(&p, 50003);
-	T.take_max = 0;		/* the app is stuck (a full sink) */
+	T.take_max = 0; /* the app is stuck (a full sink) */
 	for (unsigned i = 0; i < 8192 / 1024; i++)
 		nt_send(&T, &p, DP_TH_ACK, buf, 1024);
 	nt_poll(&T);
@@ -162,7 +163,7 @@ static void test_zero_window(void)
 	CHECK(s.wnd == 8192 && s.ack == p.seq);
 	/* Partly taken: the window is what is free. */
 	nt_clear(&T);
-	T.take_max = 500;	/* per call: 500 of each 1000 stay */
+	T.take_max = 500; /* per call: 500 of each 1000 stay */
 	for (int i = 0; i < 3; i++)
 		nt_send(&T, &p, DP_TH_ACK, buf, 1000);
 	nt_poll(&T);
@@ -178,11 +179,11 @@ static void test_peer_zero_window(void)
 
 	new_conn(&p, 50004);
 	p.wnd = 0;
-	nt_send(&T, &p, DP_TH_ACK, NULL, 0);	/* window update to 0 */
+	nt_send(&T, &p, DP_TH_ACK, NULL, 0); /* window update to 0 */
 	CHECK(T.conn->snd_wnd == 0);
 	CHECK(dp_tcp_send(T.conn, "220 hi\r\n", 8) == 8);
 	nt_poll(&T);
-	CHECK(T.nout == 0);		/* nothing may go out */
+	CHECK(T.nout == 0); /* nothing may go out */
 	/* The persist timer probes the window after one RTO (200 ms: the
 	 * handshake's RTT sample was 0), then backs off: 600 ms, 1400 ms. */
 	nt_advance(&T, 250);
@@ -261,7 +262,7 @@ static void test_paws(void)
 
 	new_conn(&p, 50007);
 	nt_send(&T, &p, DP_TH_ACK, "ab", 2);
-	p.tsval -= 100;		/* an old duplicate's timestamp */
+	p.tsval -= 100; /* an old duplicate's timestamp */
 	nt_send(&T, &p, DP_TH_ACK, "cd", 2);
 	CHECK(nt_counter(net_tcp_paws) == paws + 1);
 	CHECK(T.rx_len == 2);
@@ -328,7 +329,7 @@ static void test_wrap(void)
 		nt_send(&T, &p, DP_TH_ACK, NULL, 0);
 	}
 	CHECK(sent == sizeof(buf) && memcmp(got, buf, sizeof(buf)) == 0);
-	CHECK(p.ack < 0x2000);	/* it did wrap */
+	CHECK(p.ack < 0x2000); /* it did wrap */
 	CHECK(T.conn->snd_len == 0);
 	end_conn();
 }

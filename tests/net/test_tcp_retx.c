@@ -38,7 +38,7 @@ static void test_rto(void)
 	uint32_t first;
 
 	new_conn(&p, 60000);
-	CHECK(T.conn->rto_ms == 200);	/* RTT 0 on the handshake: min */
+	CHECK(T.conn->rto_ms == 200); /* RTT 0 on the handshake: min */
 	dp_tcp_send(T.conn, payload, 3000);
 	nt_poll(&T);
 	CHECK(data_segs(s, 16) == 3);
@@ -120,7 +120,7 @@ static void test_fast_retransmit_newreno(void)
 	p.ack = first + 8 * 1460;
 	nt_send(&T, &p, DP_TH_ACK, NULL, 0);
 	CHECK(!T.conn->in_recovery);
-	CHECK(T.conn->cwnd == 1460);	/* nothing in flight: 0 + MSS */
+	CHECK(T.conn->cwnd == 1460); /* nothing in flight: 0 + MSS */
 	CHECK(T.conn->snd_len == 0);
 	dp_tcp_abort(T.conn);
 	nt_poll(&T);
@@ -170,15 +170,15 @@ static void test_writable_and_cwnd(void)
 	      T.conf.snd_buf_size);
 	CHECK(dp_tcp_send(T.conn, payload, 10) == 0);
 	cwnd0 = T.conn->cwnd;
-	CHECK(cwnd0 == 10 * 1460);	/* RFC 6928 */
+	CHECK(cwnd0 == 10 * 1460); /* RFC 6928 */
 	nt_poll(&T);
 	n = data_segs(s, 32);
-	CHECK(n == 10);			/* the initial window, no more */
+	CHECK(n == 10); /* the initial window, no more */
 	nt_clear(&T);
 	p.ack = s[1].seq + s[1].len;
 	nt_send(&T, &p, DP_TH_ACK, NULL, 0);
 	CHECK(T.writables == 1);
-	CHECK(T.conn->cwnd == cwnd0 + 1460);	/* slow start, L = 1 SMSS */
+	CHECK(T.conn->cwnd == cwnd0 + 1460); /* slow start, L = 1 SMSS */
 	CHECK(dp_tcp_send_space(T.conn) == 2 * 1460);
 	dp_tcp_abort(T.conn);
 	nt_poll(&T);
@@ -190,11 +190,11 @@ static void test_tx_failure_recovers(void)
 	struct nt_seg s[4];
 
 	new_conn(&p, 60005);
-	T.tx_fail = 1;		/* the NIC had no buffer for the segment */
+	T.tx_fail = 1; /* the NIC had no buffer for the segment */
 	dp_tcp_send(T.conn, "250 ok\r\n", 8);
 	nt_poll(&T);
 	CHECK(T.nout == 0 && nt_counter(net_tx_nobuf) == 1);
-	nt_advance(&T, 210);	/* the RTO resends it */
+	nt_advance(&T, 210); /* the RTO resends it */
 	CHECK(data_segs(s, 4) == 1 && s[0].len == 8);
 	dp_tcp_abort(T.conn);
 	nt_poll(&T);

@@ -28,8 +28,8 @@
 #define US_IP 0x0a000001u
 #define PEER_IP 0x0a000002u
 
-static const uint8_t us_mac[6] = { 2, 0, 0, 0, 0, 1 };
-static const uint8_t peer_mac[6] = { 2, 0, 0, 0, 0, 2 };
+static const uint8_t us_mac[6] = {2, 0, 0, 0, 0, 1};
+static const uint8_t peer_mac[6] = {2, 0, 0, 0, 0, 2};
 
 static uint8_t txbuf[2048];
 static struct dp_net *net;
@@ -132,7 +132,7 @@ static void segment(uint8_t flags, uint32_t seq, uint32_t ack, uint16_t wnd,
 
 static void handshake(void)
 {
-	uint8_t opts[20] = { 2, 4, 5, 0xb4, 1, 3, 3, 7, 1, 1, 8, 10 };
+	uint8_t opts[20] = {2, 4, 5, 0xb4, 1, 3, 3, 7, 1, 1, 8, 10};
 
 	peer_port++;
 	if (peer_port < 1024)
@@ -142,7 +142,7 @@ static void handshake(void)
 	segment(DP_TH_SYN, peer_seq, 0, 65535, opts, 20, NULL, 0);
 	peer_seq++;
 	peer_ack = last_synack + 1;
-	memcpy(opts, (uint8_t[]){ 1, 1, 8, 10 }, 4);
+	memcpy(opts, (uint8_t[]){1, 1, 8, 10}, 4);
 	dp_put32(opts + 4, ++peer_ts);
 	dp_put32(opts + 8, 0);
 	segment(DP_TH_ACK, peer_seq, peer_ack, 65535, opts, 12, NULL, 0);
@@ -152,9 +152,9 @@ static void handshake(void)
 static void setup(void)
 {
 	struct dp_net_conf c;
-	struct dp_net_tx tx = { tx_alloc, tx_send, NULL };
-	struct dp_tcp_app app = { app_accept, app_recv, NULL, app_writable,
-				  NULL, app_closed, NULL };
+	struct dp_net_tx tx = {tx_alloc, tx_send, NULL};
+	struct dp_tcp_app app = {app_accept, app_recv,	 NULL, app_writable,
+				 NULL,	     app_closed, NULL};
 	int err;
 
 	dp_net_conf_defaults(&c);
@@ -209,10 +209,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 			if (olen > len - 8)
 				olen = (len - 8) & ~(size_t)3;
 			dlen = len - 8 - olen;
-			segment(p[0], peer_seq + (uint32_t)(int16_t)dp_get16(p + 1),
-				peer_ack + (uint32_t)(int16_t)dp_get16(p + 3),
-				dp_get16(p + 5), p + 8, olen, p + 8 + olen, dlen);
-			if (p[0] & 0x80)	/* advance as if it was in order */
+			segment(
+			    p[0], peer_seq + (uint32_t)(int16_t)dp_get16(p + 1),
+			    peer_ack + (uint32_t)(int16_t)dp_get16(p + 3),
+			    dp_get16(p + 5), p + 8, olen, p + 8 + olen, dlen);
+			if (p[0] & 0x80) /* advance as if it was in order */
 				peer_seq += (uint32_t)dlen;
 			break;
 		}
