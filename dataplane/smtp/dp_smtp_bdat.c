@@ -44,7 +44,11 @@ void dp_smtp_cmd_bdat(struct dp_smtp_session *s, char *arg, size_t len)
 	t->chunk_size = n;
 	t->chunk_last = last;
 	t->chunk_reply = DP_SMTP_CHUNK_OK;
-	if (!s->conf->ext_chunking || !s->esmtp)
+	/* RFC 3030 lets a client use BDAT only after EHLO showed CHUNKING,
+	 * but clients that send it after HELO exist (smtpping does) and the
+	 * command is unambiguous, so when CHUNKING is on it is accepted in a
+	 * HELO session too: refusing would only bounce good mail. */
+	if (!s->conf->ext_chunking)
 		t->chunk_reply = DP_SMTP_CHUNK_NOT_OFFERED;
 	else if (s->state != DP_SMTP_ST_RCPT && s->state != DP_SMTP_ST_BDAT)
 		t->chunk_reply = DP_SMTP_CHUNK_SEQUENCE;

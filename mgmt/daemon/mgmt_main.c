@@ -348,6 +348,10 @@ int main(int argc, char **argv)
 	if (!d.store)
 		mx_fatal("queue.dir %s: %s", d.conf.queue.dir, err);
 	mgmt_smtp_conf_fill(&d.smtp, &d.conf);
+	if (dp_smtp_conf_check(&d.smtp) < 0)
+		mx_fatal("%s: smtp: limits out of the engine's range "
+			 "(command_line_max >= 512, text_line_max >= 1000)",
+			 d.conf_path);
 	for (unsigned i = 0; i <= d.cores; i++) {
 		d.shards[i] = q_shard_create(d.store, i);
 		if (!d.shards[i])
