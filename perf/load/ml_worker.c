@@ -19,7 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { OP_CONNECT = 1, OP_RECV = 2, OP_SEND = 3 };
+/* OP_CANCEL completions belong to no connection's count of operations. */
+enum { OP_CANCEL = 0, OP_CONNECT = 1, OP_RECV = 2, OP_SEND = 3 };
 
 #define TICK_NS 50000000ull
 
@@ -91,6 +92,16 @@ void ml_worker_close(struct ml_worker *w, struct ml_conn *c)
 {
 	if (c->state == ML_CS_CLOSING || c->state == ML_CS_FREE)
 		return;
+	if (c->state == ML_CS_CONNECTING) {
+		/* shutdown() does not stop a connect in progress (SYN
+		 * retries go on for minutes): cancel it. */
+		struct io_uring_sqe *sqe = get_sqe(w);
+
+		io_uring_prep_cancel64(sqe, ((uint64_t)c->idx << 2) |
+						    OP_CONNECT, 0);
+		io_uring_sqe_set_data64(sqe, ((uint64_t)c->idx << 2) |
+						     OP_CANCEL);
+	}
 	/* Wakes any pending recv or send with an error or 0. */
 	shutdown(c->fd, SHUT_RDWR);
 	c->state = ML_CS_CLOSING;
@@ -221,6 +232,8 @@ static void on_cqe(struct ml_worker *w, uint64_t ud, int res)
 	struct ml_conn *c = &w->conns[ud >> 2];
 	unsigned op = (unsigned)(ud & 3);
 
+	if (op == OP_CANCEL)
+		return;
 	c->inflight--;
 	if (op == OP_RECV)
 		c->recv_inflight = false;
@@ -311,11 +324,11 @@ static bool all_closed(const struct ml_worker *w)
 /*
  * The ring is made on the worker's own thread: SINGLE_ISSUER ties it to
  * the task that creates it.  Every connection has at most two operations
- * in flight (recv and send, or connect).
+ * in flight (recv and send, or connect and its cancel).
  */
 static int ring_init(struct ml_worker *w)
 {
-	unsigned entries = 2 * w->nconns + 16;
+	unsigned entries = 3 * w->nconns + 16;
 	struct io_uring_params p;
 	int rc;
 
