@@ -216,6 +216,8 @@ int dp_dpdk_init(const struct dp_dpdk_conf *conf, char *err, size_t errlen)
 		    (conf->cores && dp_dpdk.cores == conf->cores))
 			break;
 		if (lc == rte_get_main_lcore()) {
+			if (!conf->main_lcore_dataplane)
+				continue;
 			memmove(&dp_dpdk.lcore_of[1], &dp_dpdk.lcore_of[0],
 				dp_dpdk.cores * sizeof(unsigned));
 			dp_dpdk.lcore_of[0] = lc;
@@ -223,6 +225,12 @@ int dp_dpdk_init(const struct dp_dpdk_conf *conf, char *err, size_t errlen)
 			dp_dpdk.lcore_of[dp_dpdk.cores] = lc;
 		}
 		dp_dpdk.cores++;
+	}
+	if (!dp_dpdk.cores) {
+		snprintf(err, errlen,
+			 "dpdk: no dataplane lcore (give -l with worker "
+			 "lcores, or set main_lcore_dataplane)");
+		return -EINVAL;
 	}
 	rc = port_start(conf, err, errlen);
 	if (rc)
@@ -237,6 +245,7 @@ int dp_dpdk_init(const struct dp_dpdk_conf *conf, char *err, size_t errlen)
 
 void dp_dpdk_fini(void)
 {
+	dp_dpdk_stop();
 	if (dp_dpdk.port_up) {
 		rte_eth_dev_stop(dp_dpdk.port_id);
 		rte_eth_dev_close(dp_dpdk.port_id);

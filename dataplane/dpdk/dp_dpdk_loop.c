@@ -54,7 +54,12 @@ struct run_args {
 	volatile bool *stop;
 	uint64_t secret[2];
 	int err[DP_DPDK_CORES_MAX];
+	_Atomic unsigned up;	/* lcores past set-up, failed or not */
 };
+
+static struct run_args run_args;
+static volatile bool own_stop;
+static bool started;
 
 static unsigned tx_flush(struct core *c)
 {
@@ -261,6 +266,7 @@ static int lcore_main(void *arg)
 	if (!c) {
 		a->err[idx] = -ENOMEM;
 		*a->stop = true;
+		a->up++;
 		return -ENOMEM;
 	}
 	c->idx = idx;
@@ -274,17 +280,20 @@ static int lcore_main(void *arg)
 		       rc);
 		a->err[idx] = rc;
 		*a->stop = true;
+		a->up++;
 		core_teardown(c);
 		rte_free(c);
 		return rc;
 	}
 	mx_log(MX_LOG_INFO, "dpdk", "core=%u lcore=%u queue=%u running", idx,
 	       lc, idx);
+	a->up++;
 	while (!*a->stop) {
 		uint64_t t0 = rte_rdtsc(), now = mx_now_ms();
 		unsigned work = rx_round(c, now);
 
 		work += round_end(c, now);
+		dp_nsmtp_drain(c->g, dp_dpdk.draining);
 		if (work) {
 			dp_dpdk.busy_cycles[idx] += rte_rdtsc() - t0;
 			dp_dpdk.stack_cycles[idx] += c->round_stack;
@@ -306,25 +315,93 @@ static int lcore_main(void *arg)
 	return 0;
 }
 
+static int args_init(struct run_args *a, const struct dp_sink *sinks,
+		     const struct dp_smtp_conf *smtp, dp_nsmtp_rcpt_fn rcpt,
+		     void *rcpt_arg, volatile bool *stop)
+{
+	memset(a, 0, sizeof(*a));
+	a->sinks = sinks;
+	a->smtp = smtp;
+	a->rcpt = rcpt;
+	a->rcpt_arg = rcpt_arg;
+	a->stop = stop;
+	if (getrandom(a->secret, sizeof(a->secret), 0) != sizeof(a->secret))
+		return -EIO;
+	return 0;
+}
+
+static int first_error(const struct run_args *a)
+{
+	for (unsigned i = 0; i < dp_dpdk.cores; i++)
+		if (a->err[i])
+			return a->err[i];
+	return 0;
+}
+
 int dp_dpdk_run(const struct dp_sink *sinks, const struct dp_smtp_conf *smtp,
 		dp_nsmtp_rcpt_fn rcpt, void *rcpt_arg, volatile bool *stop)
 {
-	static struct run_args a;
+	int rc;
 
-	if (!dp_dpdk.port_up)
+	if (!dp_dpdk.port_up || started)
 		return -ENODEV;
-	memset(&a, 0, sizeof(a));
-	a.sinks = sinks;
-	a.smtp = smtp;
-	a.rcpt = rcpt;
-	a.rcpt_arg = rcpt_arg;
-	a.stop = stop;
-	if (getrandom(a.secret, sizeof(a.secret), 0) != sizeof(a.secret))
-		return -EIO;
-	rte_eal_mp_remote_launch(lcore_main, &a, CALL_MAIN);
+	rc = args_init(&run_args, sinks, smtp, rcpt, rcpt_arg, stop);
+	if (rc)
+		return rc;
+	rte_eal_mp_remote_launch(lcore_main, &run_args, CALL_MAIN);
 	rte_eal_mp_wait_lcore();
-	for (unsigned i = 0; i < dp_dpdk.cores; i++)
-		if (a.err[i])
-			return a.err[i];
-	return 0;
+	return first_error(&run_args);
+}
+
+int dp_dpdk_start(const struct dp_sink *sinks,
+		  const struct dp_smtp_conf *smtp, dp_nsmtp_rcpt_fn rcpt,
+		  void *rcpt_arg)
+{
+	int rc;
+
+	if (!dp_dpdk.port_up || started)
+		return -ENODEV;
+	if (dp_dpdk.conf.main_lcore_dataplane)
+		return -EINVAL;
+	own_stop = false;
+	rc = args_init(&run_args, sinks, smtp, rcpt, rcpt_arg, &own_stop);
+	if (rc)
+		return rc;
+	rc = rte_eal_mp_remote_launch(lcore_main, &run_args, SKIP_MAIN);
+	if (rc) {
+		own_stop = true;
+		rte_eal_mp_wait_lcore();
+		return rc;
+	}
+	started = true;
+	/* Start-up only: wait for every loop to be set up. */
+	while (run_args.up < dp_dpdk.cores)
+		rte_delay_ms(1);
+	rc = first_error(&run_args);
+	if (rc)
+		dp_dpdk_stop();
+	return rc;
+}
+
+void dp_dpdk_drain(bool on)
+{
+	dp_dpdk.draining = on;
+}
+
+void dp_dpdk_stop(void)
+{
+	if (!started)
+		return;
+	own_stop = true;
+	rte_eal_mp_wait_lcore();
+	started = false;
+}
+
+uint32_t dp_dpdk_sessions(void)
+{
+	uint32_t n = 0;
+
+	for (unsigned q = 0; q < dp_dpdk.cores; q++)
+		n += dp_dpdk.sessions[q];
+	return n;
 }

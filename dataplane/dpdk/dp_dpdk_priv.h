@@ -25,6 +25,7 @@ struct dp_dpdk_state {
 	bool tx_csum; /* IPv4 + TCP checksum offload */
 	bool rx_csum;
 	volatile uint32_t sessions[DP_DPDK_CORES_MAX];
+	volatile bool draining;
 	/* TSC cycles of loop rounds that moved a packet or a completion:
 	 * the CPU the dataplane really used, polling excluded. */
 	volatile uint64_t busy_cycles[DP_DPDK_CORES_MAX];

@@ -23,6 +23,7 @@ struct dp_nsmtp {
 	uint64_t serial;
 	uint32_t sessions;
 	bool held; /* some session was held: sink full */
+	bool draining;
 	char local_text[16];
 };
 
@@ -118,7 +119,10 @@ static int app_accept(void *arg, struct dp_tcp_conn *c, void *ctx)
 			     dp_net_now(g->net));
 	g->sessions++;
 	DP_DPDK_COUNT(dpdk_sessions);
-	dp_smtp_start(sess(nc));
+	if (g->draining)
+		dp_smtp_refuse(sess(nc), "421 4.3.2 Service shutting down");
+	else
+		dp_smtp_start(sess(nc));
 	pump(nc);
 	return 0;
 }
@@ -312,6 +316,11 @@ void dp_nsmtp_poll(struct dp_nsmtp *g)
 			dp_tcp_recv_resume(c);
 		}
 	}
+}
+
+void dp_nsmtp_drain(struct dp_nsmtp *g, bool on)
+{
+	g->draining = on;
 }
 
 uint32_t dp_nsmtp_sessions(const struct dp_nsmtp *g)

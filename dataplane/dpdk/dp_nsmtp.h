@@ -63,6 +63,9 @@ void dp_nsmtp_sink_done(void *core, uint64_t cookie, uint64_t id, int status);
  * resumes sessions held back while the sink was full. */
 void dp_nsmtp_poll(struct dp_nsmtp *g);
 
+/* While on, new connections get 421 4.3.2 and are closed. */
+void dp_nsmtp_drain(struct dp_nsmtp *g, bool on);
+
 /* Sessions alive on this core. */
 uint32_t dp_nsmtp_sessions(const struct dp_nsmtp *g);
 

@@ -91,6 +91,7 @@ static int run_dpdk(const char *eal, const char *ip_text, unsigned port,
 	conf.eal_args = eal;
 	conf.mbufs = 2047;
 	conf.conn_max = 256;
+	conf.main_lcore_dataplane = true; /* this thread runs lcore 0 */
 	conf.listen_port = (uint16_t)port;
 	snprintf(ipbuf, sizeof(ipbuf), "%s", ip_text);
 	slash = strchr(ipbuf, '/');

@@ -6,7 +6,10 @@
  * and the backend's non-zero counters and the port statistics.
  *
  * usage: dpdk_smoke_server --eal "EAL ARGS" --ip A.B.C.D/N --port P
- *                          --dir DIR [--cores N] [--mbufs N]
+ *                          --dir DIR [--cores N] [--mbufs N] [--mode M]
+ * --mode start (the daemon's way: loops on the EAL workers, this thread
+ * waits; needs -l with at least two lcores) or run (default: this thread
+ * is dataplane lcore 0 too, dp_dpdk_run blocks).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dp_dpdk.h"
 #include "dp_smtp.h"
@@ -72,6 +76,7 @@ int main(int argc, char **argv)
 	struct smoke_sink *ss[DP_DPDK_CORES_MAX] = {0};
 	struct dp_dpdk_stats st;
 	const char *dir = NULL;
+	bool start_mode = false;
 	char err[256];
 	int rc;
 
@@ -93,6 +98,8 @@ int main(int argc, char **argv)
 			dir = argv[i + 1];
 		else if (!strcmp(argv[i], "--cores"))
 			conf.cores = (unsigned)atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--mode"))
+			start_mode = !strcmp(argv[i + 1], "start");
 		else if (!strcmp(argv[i], "--mbufs"))
 			conf.mbufs = (unsigned)atoi(argv[i + 1]);
 		else {
@@ -106,6 +113,7 @@ int main(int argc, char **argv)
 			argv[0]);
 		return 2;
 	}
+	conf.main_lcore_dataplane = !start_mode;
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	mx_counter_thread_attach();
@@ -127,7 +135,17 @@ int main(int argc, char **argv)
 	}
 	printf("READY cores=%u\n", dp_dpdk_cores());
 	fflush(stdout);
-	rc = dp_dpdk_run(sinks, &smtp, rcpt_any, NULL, &stop);
+	if (start_mode) {
+		rc = dp_dpdk_start(sinks, &smtp, rcpt_any, NULL);
+		while (!rc && !stop)
+			pause();
+		/* What the daemon does on shutdown: refuse new sessions, then
+		 * let the loops finish what is in flight. */
+		dp_dpdk_drain(true);
+		dp_dpdk_stop();
+	} else {
+		rc = dp_dpdk_run(sinks, &smtp, rcpt_any, NULL, &stop);
+	}
 	dp_dpdk_stats(&st);
 	fprintf(stderr,
 		"port rx=%llu tx=%llu missed=%llu rx_err=%llu tx_err=%llu "
