@@ -3,7 +3,8 @@
  * sink: the banner and replies come out as TCP data; a message's 250 goes
  * out only after the sink's done(); while the sink is full the session's
  * bytes stay in the receive buffer (the window shrinks) and nothing is
- * lost; a completion for a session that is gone is counted as stale.
+ * lost; a completion for a session that is gone is counted as stale;
+ * while draining, new connections get 421 and are closed.
  */
 #include <string.h>
 
@@ -210,6 +211,24 @@ int main(void)
 	/* A completion arriving after its session left: stale, harmless. */
 	K.done(K.core, K.cookie, K.id, 0);
 	CHECK(mx_counter_local(&dp_dpdk_counters, dpdk_commit_stale) == 1);
+
+	/* Draining: a new connection is told 421 and closed. */
+	dp_nsmtp_drain(G, true);
+	nt_peer_init(&p, 0x0a000002, 33001);
+	nt_clear(&T);
+	nt_send(&T, &p, DP_TH_SYN, NULL, 0);
+	CHECK(nt_tcp(&T, 0, &s));
+	p.ack = s.seq + 1;
+	p.ts_echo = s.o.tsval;
+	nt_clear(&T);
+	nt_send(&T, &p, DP_TH_ACK, NULL, 0);
+	nt_poll(&T);
+	CHECK(nt_count_tcp(&T, DP_TH_FIN) == 1);
+	collect(&p, out, sizeof(out));
+	CHECK(strncmp(out, "421 4.3.2", 9) == 0);
+	nt_send(&T, &p, DP_TH_ACK | DP_TH_FIN, NULL, 0);
+	nt_poll(&T);
+	CHECK(dp_nsmtp_sessions(G) == 0);
 
 	nt_fini(&T);
 	dp_nsmtp_destroy(G);
