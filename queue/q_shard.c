@@ -34,7 +34,7 @@
 #include "mx_time.h"
 #include "q_store_int.h"
 
-#define BATCHES 16		/* batches in flight per shard */
+#define BATCHES 16		/* batch slots per shard: q_conf.batches_max <= */
 #define NOTES 32		/* commit notices per shard */
 #define BATCH_MSGS_MAX 1024	/* one writev: IOV_MAX */
 #define MSG_HDR (Q_REC_HDR_SIZE + 4)	/* record header + env_len */
@@ -66,6 +66,7 @@ struct q_shard {
 	unsigned idx;
 	const struct q_io_ops *io;
 	int io_mode, sync_method, durability;
+	unsigned batches_max;	/* batches (syncs) in flight at once */
 	struct io_uring *ring;
 	uint64_t ud_tag;
 	q_shard_done_fn done;
@@ -156,6 +157,7 @@ struct q_shard *q_shard_create(struct q_store *s, unsigned idx)
 	sh->io_mode = c->io_mode;
 	sh->sync_method = c->sync_method;
 	sh->durability = c->durability;
+	sh->batches_max = c->batches_max;
 	sh->msg_size_max = c->msg_size_max;
 	sh->nmsgs = c->staging_count;
 	sh->batch_max = sh->nmsgs < BATCH_MSGS_MAX ? sh->nmsgs : BATCH_MSGS_MAX;
@@ -500,7 +502,7 @@ void q_shard_flush(struct q_shard *sh)
 	unsigned taken = 0;
 	bool submitted = false;
 
-	while (taken < sh->npending && sh->b_count < BATCHES) {
+	while (taken < sh->npending && sh->b_count < sh->batches_max) {
 		unsigned bi = (sh->b_head + sh->b_count) % BATCHES;
 		struct q_batch *b = &sh->batches[bi];
 		struct q_seg *seg;

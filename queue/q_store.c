@@ -39,6 +39,7 @@ void q_conf_defaults(struct q_conf *c)
 	c->msg_size_max = 10ull << 20;
 	c->staging_count = 256;
 	c->spare_segments = 2;
+	c->batches_max = 2;
 }
 
 int q_store_fd(struct q_store *s)
@@ -160,6 +161,7 @@ static int recover_segment(struct q_store *s, const char *path,
 		return -ENOMEM;
 	}
 	seg->fd = fd;
+	seg->zfd = -1;
 	seg->map = map;
 	seg->size = (uint64_t)st.st_size;
 	seg->sealed = true;
@@ -330,6 +332,8 @@ static int check_conf(const struct q_conf *c, char *err, size_t errlen)
 		why = "sync_method: unknown";
 	else if (c->io_mode != Q_IO_URING && c->io_mode != Q_IO_SYNC)
 		why = "io_mode: unknown";
+	else if (c->batches_max < 1 || c->batches_max > 16)
+		why = "batches_max: must be 1..16";
 	if (why)
 		snprintf(err, errlen, "queue: %s", why);
 	return why ? -EINVAL : 0;
@@ -369,6 +373,7 @@ struct q_store *q_store_open(const struct q_conf *conf, char *err,
 	s->conf = *conf;
 	s->io = conf->io ? conf->io : &q_io_posix;
 	s->lock_fd = -1;
+	s->prep_budget = UINT64_MAX;
 	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	s->idx = q_index_create();
 	if (s->efd < 0 || !s->idx) {
@@ -447,6 +452,9 @@ void q_store_close(struct q_store *s)
 			;
 		q_shard_destroy(sh);
 	}
+	for (unsigned i = 0; i < Q_SHARD_MAX; i++)
+		if (s->prep[i])
+			q_seg_abort(s, s->prep[i]);
 	for (seg = s->segs; seg; seg = next) {
 		next = seg->next;
 		ents_free(s, seg);
@@ -583,29 +591,43 @@ static void take_notice(struct q_store *s, struct q_note *n)
 int q_store_supply_spares(struct q_store *s)
 {
 	char err[PATH_MAX + 128];
-	int made = 0;
+	uint64_t budget = s->prep_budget, before;
+	int made = 0, rc;
 
 	for (unsigned i = 0; i < Q_SHARD_MAX; i++) {
 		struct q_shard *sh = s->shards[i];
 		unsigned want = s->conf.spare_segments ? s->conf.spare_segments : 1;
+		struct q_seg *seg;
 
 		if (!sh)
 			continue;
-		while (mx_ring_count(q_shard_spares(sh)) < want) {
-			struct q_seg *seg;
-
-			if (s->conf.quota_bytes &&
-			    s->disk_bytes + s->conf.segment_size > s->conf.quota_bytes)
-				return made;
-			seg = q_seg_create(s, (uint16_t)i, s->next_seq[i], err,
-					   sizeof(err));
-			if (!seg) {
-				MX_LOG_RL(MX_LOG_ERR, "queue",
-					  "msg=\"cannot prepare segment\" "
-					  "err=\"%s\"", err);
-				return made;
+		while (mx_ring_count(q_shard_spares(sh)) < want && budget) {
+			if (!s->prep[i]) {
+				if (s->conf.quota_bytes &&
+				    s->disk_bytes + s->conf.segment_size >
+					    s->conf.quota_bytes)
+					return made;
+				s->prep[i] = q_seg_start(s, (uint16_t)i,
+							 s->next_seq[i], err,
+							 sizeof(err));
+				if (!s->prep[i])
+					goto fail;
+				s->next_seq[i]++;
 			}
-			s->next_seq[i]++;
+			seg = s->prep[i];
+			before = seg->zero_off;
+			rc = q_seg_step(s, seg, budget, err, sizeof(err));
+			if (budget != UINT64_MAX)
+				budget -= seg->zero_off - before < budget
+						  ? seg->zero_off - before
+						  : budget;
+			if (rc == 0)
+				break;
+			s->prep[i] = NULL;
+			if (rc < 0) {
+				q_seg_abort(s, seg);
+				goto fail;
+			}
 			seg->handed = true;
 			seg_add(s, seg);
 			if (!mx_ring_push(q_shard_spares(sh), seg))
@@ -613,6 +635,10 @@ int q_store_supply_spares(struct q_store *s)
 			made++;
 		}
 	}
+	return made;
+fail:
+	MX_LOG_RL(MX_LOG_ERR, "queue", "msg=\"cannot prepare segment\" err=\"%s\"",
+		  err);
 	return made;
 }
 
@@ -686,7 +712,14 @@ int q_store_poll(struct q_store *s)
 			return rc;
 	}
 	n += retire(s);
+	/* A few MiB of zeroing per poll, so notices keep flowing; a shard
+	 * with no spare left at all gets one made in one go. */
+	s->prep_budget = 4u << 20;
+	for (unsigned i = 0; i < Q_SHARD_MAX; i++)
+		if (s->shards[i] && !mx_ring_count(q_shard_spares(s->shards[i])))
+			s->prep_budget = UINT64_MAX;
 	n += q_store_supply_spares(s);
+	s->prep_budget = UINT64_MAX;
 	quota_update(s);
 	return n;
 }

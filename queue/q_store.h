@@ -57,6 +57,9 @@ struct q_conf {
 	uint64_t msg_size_max;		/* envelope + body bytes per message */
 	unsigned staging_count;		/* messages open or in flight per shard */
 	unsigned spare_segments;	/* prepared ahead per shard, default 2 */
+	unsigned batches_max;		/* group commits in flight per shard,
+					 * 1..16: while they are, new messages
+					 * wait and join the next batch */
 	const struct q_io_ops *io;	/* NULL = q_io_posix */
 };
 

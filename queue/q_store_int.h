@@ -33,6 +33,9 @@ struct q_seg {
 	bool handed;		/* given to a shard */
 	uint64_t msgs, live_msgs, live_bytes;
 	struct q_ent *ents;	/* messages whose record is in this segment */
+	/* preparation (q_seg_start/step): zeroed up to here; O_DIRECT fd */
+	uint64_t zero_off;
+	int zfd;
 	struct q_seg *next;
 };
 
@@ -94,6 +97,8 @@ struct q_store {
 	uint64_t next_seq[Q_SHARD_MAX];	/* next ingest segment per shard */
 	uint64_t recovered_max_id[Q_SHARD_MAX];
 	struct q_seg *segs;		/* every segment we know */
+	struct q_seg *prep[Q_SHARD_MAX];	/* spare being prepared */
+	uint64_t prep_budget;		/* zero bytes per poll, UINT64_MAX = all */
 	/* state log */
 	struct q_seg *state_seg;
 	uint64_t state_off;		/* next append offset */
@@ -110,8 +115,17 @@ struct q_store {
 	uint64_t recovered_msgs, recovered_discarded;
 };
 
+/* Makes a segment ready in one go (q_seg_start + q_seg_step to the end). */
 struct q_seg *q_seg_create(struct q_store *s, uint16_t shard, uint64_t seq,
 			   char *err, size_t errlen);
+/* Creates the file under a .tmp name; q_seg_step then zeroes up to budget
+ * bytes a call and returns 1 once the segment is ready under its real
+ * name (0 = call again, -errno = failed: q_seg_abort it). */
+struct q_seg *q_seg_start(struct q_store *s, uint16_t shard, uint64_t seq,
+			  char *err, size_t errlen);
+int q_seg_step(struct q_store *s, struct q_seg *seg, uint64_t budget,
+	       char *err, size_t errlen);
+void q_seg_abort(struct q_store *s, struct q_seg *seg);
 int q_seg_map(struct q_store *s, struct q_seg *seg);
 void q_seg_free(struct q_store *s, struct q_seg *seg, bool unlink_file);
 void q_seg_path(const struct q_store *s, uint16_t shard, uint64_t seq,

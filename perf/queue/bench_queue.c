@@ -3,15 +3,27 @@
  * file-per-message spool, on the same disk in the same run.
  *
  * Queue: T writer threads, each with its own shard and io_uring ring as a
- * dataplane core would have, keep W messages of S bytes in flight: open,
- * write, commit, and at the end of every loop round flush (group commit);
- * CQEs are handed back to the shard.  Commit latency is measured from
- * msg_commit to the done() callback.  The main thread runs q_store_poll.
+ * dataplane core would have, put messages of S bytes through open, write,
+ * commit, and at the end of every loop round flush (group commit); CQEs
+ * are handed back to the shard.  The main thread runs q_store_poll.
+ *
+ * First the disk's floor (pwrite + fdatasync of 4 KB and of 256 KB), then
+ * two queue runs, all printed:
+ *   saturation  closed loop, up to W messages in flight per thread: the
+ *               throughput ceiling.  Its latency is mostly queueing (W
+ *               messages waiting for the disk), so it is printed but is
+ *               not the commit latency of a loaded server.
+ *   open loop   messages arrive on a fixed schedule at P% of the measured
+ *               saturation rate (-p, default 50); latency runs from the
+ *               scheduled arrival to done(), so a stall that delays later
+ *               arrivals is counted against them (no coordinated omission).
  * Spool: T threads each write a file, fsync it and rename it into place,
  * like Postfix's queue manager does with a new message.
  *
  *   bench_queue [-t threads] [-n msgs/thread] [-s size] [-w window]
  *               [-d dir] [-m fdatasync|odirect] [-S spool_secs]
+ *               [-p open_loop_pct] [-r open_loop_total_msgs_per_s]
+ *               [-b group commits in flight per shard]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,11 +45,13 @@ static uint64_t n_msgs = 200000, msg_size = 4096;
 static const char *base = "/var/tmp/mxgate-bench-queue";
 static int method = Q_SYNC_FDATASYNC;
 static double spool_secs = 3;
+static unsigned batches_max;	/* 0 = the queue's default */
 
 struct writer {
 	pthread_t th;
 	struct q_shard *sh;
-	uint64_t *t_commit;	/* by cookie */
+	double rate;		/* msgs/s of this thread, 0 = closed loop */
+	uint64_t *t_commit;	/* by cookie: when the message arrived */
 	uint64_t *lat;
 	uint64_t nlat, acked, failed;
 	uint64_t t0, t1;
@@ -63,6 +77,12 @@ static void on_done(void *arg, uint64_t cookie, uint64_t id, int status)
 	w->acked++;
 }
 
+/* When message i is due: now for a closed loop, else on the schedule. */
+static uint64_t due_ns(const struct writer *w, uint64_t i)
+{
+	return w->rate > 0 ? w->t0 + (uint64_t)((double)i * 1e9 / w->rate) : 0;
+}
+
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
@@ -81,29 +101,39 @@ static void *writer_main(void *arg)
 	w->t0 = mx_now_ns();
 	while (w->acked + w->failed < n_msgs) {
 		struct io_uring_cqe *cqe;
+		struct __kernel_timespec ts = { .tv_nsec = 1000000 };
 		unsigned head, n = 0;
+		uint64_t now = mx_now_ns();
 
-		/* One loop round: new messages up to the window, then flush. */
-		while (sent < n_msgs && sent - w->acked - w->failed < window) {
+		/* One loop round: every message due by now (within the
+		 * staging window), then flush. */
+		while (sent < n_msgs && sent - w->acked - w->failed < window &&
+		       due_ns(w, sent) <= now) {
 			struct q_msg *m;
 			uint64_t id;
 
 			if (q_shard_msg_open(w->sh, &env, sent, &m, &id) < 0)
 				break;
 			q_shard_msg_write(m, body, msg_size);
-			w->t_commit[sent] = mx_now_ns();
+			w->t_commit[sent] = w->rate > 0 ? due_ns(w, sent)
+							: mx_now_ns();
 			q_shard_msg_commit(m);
 			sent++;
 		}
 		q_shard_flush(w->sh);
-		/* Never block without a timeout: messages may be waiting for
-		 * a segment the store is still preparing, with no I/O out. */
-		if (q_shard_inflight(w->sh)) {
-			struct __kernel_timespec ts = { .tv_nsec = 1000000 };
+		/* Sleep until a completion or the next arrival; never block
+		 * without a timeout: messages may be waiting for a segment
+		 * the store is still preparing, with no I/O out. */
+		if (w->rate > 0 && sent < n_msgs) {
+			uint64_t d = due_ns(w, sent), t = mx_now_ns();
 
-			io_uring_submit(&ring);
-			io_uring_wait_cqe_timeout(&ring, &cqe, &ts);
+			ts.tv_nsec = d > t ? (long long)(d - t) : 0;
+			if (ts.tv_nsec > 1000000)
+				ts.tv_nsec = 1000000;
 		}
+		io_uring_submit(&ring);
+		if (q_shard_inflight(w->sh) || ts.tv_nsec > 0)
+			io_uring_wait_cqe_timeout(&ring, &cqe, &ts);
 		io_uring_for_each_cqe(&ring, head, cqe) {
 			q_shard_cqe(w->sh, cqe);
 			n++;
@@ -198,36 +228,67 @@ static double run_spool(void)
 	return (double)total / ((double)(t1 - t0) / 1e9);
 }
 
-int main(int argc, char **argv)
+/* The disk's own floor, in the same run: one thread doing pwrite of bs
+ * bytes + fdatasync into a pre-written file (what a group commit of one
+ * message costs at best).  The disk is shared, so this moves with load. */
+static void raw_sync(size_t bs, unsigned n)
+{
+	char path[600];
+	uint64_t *lat = calloc(n, sizeof(*lat)), t0, t;
+	uint8_t *buf = malloc(bs);
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/raw", base);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || !lat || !buf) {
+		perror("raw");
+		exit(1);
+	}
+	memset(buf, 0, bs);
+	for (unsigned i = 0; i < n; i++)
+		if (pwrite(fd, buf, bs, (off_t)i * bs) != (ssize_t)bs)
+			exit(1);
+	fsync(fd);
+	memset(buf, 'x', bs);
+	t0 = mx_now_ns();
+	for (unsigned i = 0; i < n; i++) {
+		t = mx_now_ns();
+		if (pwrite(fd, buf, bs, (off_t)i * bs) != (ssize_t)bs ||
+		    fdatasync(fd) < 0) {
+			perror("raw");
+			exit(1);
+		}
+		lat[i] = mx_now_ns() - t;
+	}
+	t = mx_now_ns() - t0;
+	qsort(lat, n, sizeof(*lat), cmp_u64);
+	printf("disk: pwrite %zu B + fdatasync: %.0f/s p50=%.3fms p99=%.3fms "
+	       "max=%.3fms\n", bs, n / (t / 1e9), lat[n / 2] / 1e6,
+	       lat[n * 99 / 100] / 1e6, lat[n - 1] / 1e6);
+	close(fd);
+	unlink(path);
+	free(lat);
+	free(buf);
+}
+
+struct result {
+	double rate, p50, p99, p999, max;
+	uint64_t acked, failed;
+	double secs;
+};
+
+/* One queue run: a fresh store, T writers at total_rate msgs/s (0 =
+ * closed loop). */
+static int run_queue(double total_rate, struct result *res)
 {
 	struct writer w[64];
 	struct q_conf c;
 	struct q_store *s;
 	pthread_t st;
 	char err[600], qdir[600];
-	uint64_t total = 0, nlat = 0, *all, t0 = UINT64_MAX, t1 = 0, failed = 0;
-	double secs, rate, spool;
-	int opt;
+	uint64_t nlat = 0, *all, t0 = UINT64_MAX, t1 = 0;
 
-	while ((opt = getopt(argc, argv, "t:n:s:w:d:m:S:")) != -1) {
-		switch (opt) {
-		case 't': n_threads = (unsigned)atoi(optarg); break;
-		case 'n': n_msgs = strtoull(optarg, NULL, 0); break;
-		case 's': msg_size = strtoull(optarg, NULL, 0); break;
-		case 'w': window = (unsigned)atoi(optarg); break;
-		case 'd': base = optarg; break;
-		case 'm': method = strcmp(optarg, "odirect") == 0
-					   ? Q_SYNC_ODIRECT_DSYNC
-					   : Q_SYNC_FDATASYNC; break;
-		case 'S': spool_secs = atof(optarg); break;
-		default:
-			fprintf(stderr, "usage: see the file header\n");
-			return 2;
-		}
-	}
-	if (n_threads < 1 || n_threads > 64)
-		return 2;
-	mkdir(base, 0700);
+	memset(res, 0, sizeof(*res));
 	snprintf(qdir, sizeof(qdir), "%s/queue", base);
 	nftw(qdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 	q_conf_defaults(&c);
@@ -238,27 +299,32 @@ int main(int argc, char **argv)
 	c.msg_size_max = 64 << 10;
 	c.staging_count = window;
 	c.spare_segments = 2;
+	if (batches_max)
+		c.batches_max = batches_max;
 	s = q_store_open(&c, err, sizeof(err));
 	if (!s) {
 		fprintf(stderr, "%s\n", err);
-		return 1;
+		return -1;
 	}
 	for (unsigned i = 0; i < n_threads; i++) {
 		memset(&w[i], 0, sizeof(w[i]));
 		w[i].sh = q_shard_create(s, i);
+		w[i].rate = total_rate / n_threads;
 		w[i].t_commit = calloc(n_msgs, sizeof(uint64_t));
 		w[i].lat = calloc(n_msgs, sizeof(uint64_t));
 		if (!w[i].sh || !w[i].t_commit || !w[i].lat)
-			return 1;
+			return -1;
 	}
+	atomic_store(&go, false);
+	atomic_store(&stop_store, false);
 	pthread_create(&st, NULL, store_main, s);
 	for (unsigned i = 0; i < n_threads; i++)
 		pthread_create(&w[i].th, NULL, writer_main, &w[i]);
 	atomic_store(&go, true);
 	for (unsigned i = 0; i < n_threads; i++) {
 		pthread_join(w[i].th, NULL);
-		total += w[i].acked;
-		failed += w[i].failed;
+		res->acked += w[i].acked;
+		res->failed += w[i].failed;
 		nlat += w[i].nlat;
 		t0 = w[i].t0 < t0 ? w[i].t0 : t0;
 		t1 = w[i].t1 > t1 ? w[i].t1 : t1;
@@ -270,26 +336,81 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < n_threads; i++) {
 		memcpy(all + nlat, w[i].lat, w[i].nlat * sizeof(*all));
 		nlat += w[i].nlat;
+		free(w[i].lat);
+		free(w[i].t_commit);
 	}
 	qsort(all, nlat, sizeof(*all), cmp_u64);
-	secs = (double)(t1 - t0) / 1e9;
-	rate = (double)total / secs;
-	printf("queue: method=%s threads=%u size=%llu window=%u msgs=%llu "
-	       "failed=%llu secs=%.2f\n",
-	       method == Q_SYNC_FDATASYNC ? "fdatasync" : "odirect+dsync",
-	       n_threads, (unsigned long long)msg_size, window,
-	       (unsigned long long)total, (unsigned long long)failed, secs);
-	printf("queue: %.0f msgs/s %.1f MB/s commit latency p50=%.3fms "
-	       "p99=%.3fms p99.9=%.3fms\n", rate,
-	       rate * (double)msg_size / 1e6,
-	       nlat ? all[nlat / 2] / 1e6 : 0,
-	       nlat ? all[nlat * 99 / 100] / 1e6 : 0,
-	       nlat ? all[nlat * 999 / 1000] / 1e6 : 0);
+	res->secs = (double)(t1 - t0) / 1e9;
+	res->rate = (double)res->acked / res->secs;
+	if (nlat) {
+		res->p50 = all[nlat / 2] / 1e6;
+		res->p99 = all[nlat * 99 / 100] / 1e6;
+		res->p999 = all[nlat * 999 / 1000] / 1e6;
+		res->max = all[nlat - 1] / 1e6;
+	}
+	free(all);
 	q_store_close(s);
 	nftw(qdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
+static void print_run(const char *what, const struct result *r)
+{
+	printf("queue %s: %.0f msgs/s %.1f MB/s acked=%llu failed=%llu "
+	       "secs=%.2f commit latency p50=%.3fms p99=%.3fms p99.9=%.3fms "
+	       "max=%.3fms\n", what, r->rate, r->rate * (double)msg_size / 1e6,
+	       (unsigned long long)r->acked, (unsigned long long)r->failed,
+	       r->secs, r->p50, r->p99, r->p999, r->max);
+}
+
+int main(int argc, char **argv)
+{
+	struct result sat, open;
+	double spool, pct = 50, fixed_rate = 0;
+	char what[64];
+	int opt;
+
+	while ((opt = getopt(argc, argv, "t:n:s:w:d:m:S:p:r:b:")) != -1) {
+		switch (opt) {
+		case 't': n_threads = (unsigned)atoi(optarg); break;
+		case 'n': n_msgs = strtoull(optarg, NULL, 0); break;
+		case 's': msg_size = strtoull(optarg, NULL, 0); break;
+		case 'w': window = (unsigned)atoi(optarg); break;
+		case 'd': base = optarg; break;
+		case 'm': method = strcmp(optarg, "odirect") == 0
+					   ? Q_SYNC_ODIRECT_DSYNC
+					   : Q_SYNC_FDATASYNC; break;
+		case 'S': spool_secs = atof(optarg); break;
+		case 'p': pct = atof(optarg); break;
+		case 'r': fixed_rate = atof(optarg); break;
+		case 'b': batches_max = (unsigned)atoi(optarg); break;
+		default:
+			fprintf(stderr, "usage: see the file header\n");
+			return 2;
+		}
+	}
+	if (n_threads < 1 || n_threads > 64)
+		return 2;
+	mkdir(base, 0700);
+	printf("queue: method=%s threads=%u size=%llu window=%u "
+	       "msgs/thread=%llu\n",
+	       method == Q_SYNC_FDATASYNC ? "fdatasync" : "odirect+dsync",
+	       n_threads, (unsigned long long)msg_size, window,
+	       (unsigned long long)n_msgs);
+	raw_sync(4096, 2000);
+	raw_sync(256 << 10, 200);
+	if (run_queue(0, &sat) < 0)
+		return 1;
+	print_run("saturation (closed loop)", &sat);
+	if (fixed_rate <= 0)
+		fixed_rate = sat.rate * pct / 100;
+	if (run_queue(fixed_rate, &open) < 0)
+		return 1;
+	snprintf(what, sizeof(what), "open loop at %.0f msgs/s", fixed_rate);
+	print_run(what, &open);
 	spool = run_spool();
 	printf("spool: %.0f msgs/s (write+fsync+rename per file, %u threads)\n",
 	       spool, n_threads);
-	printf("ratio: queue/spool = %.1fx\n", spool > 0 ? rate / spool : 0);
+	printf("ratio: queue/spool = %.1fx\n", spool > 0 ? sat.rate / spool : 0);
 	return 0;
 }
