@@ -97,7 +97,10 @@ struct dp_net_conf {
 	uint32_t snd_buf_size;	 /* per connection, bytes, multiple of 64 */
 	uint32_t ooo_ranges_max; /* out-of-order holes kept (<= 8) */
 	uint32_t synq_size;  /* SYN-ACK retransmit cache, power of 2; 0 off */
-	size_t app_ctx_size; /* app storage per connection, 64-aligned */
+	/* App storage per connection, 64-aligned, not zeroed: accept()
+	 * initialises what it uses (zeroing a large session per handshake
+	 * would cost more than the rest of it). */
+	size_t app_ctx_size;
 
 	uint32_t rto_min_ms;
 	uint32_t rto_max_ms;

@@ -4,20 +4,56 @@
  */
 #include "dp_net_priv.h"
 
+/*
+ * Sums the buffer 8 bytes at a time in native byte order and swaps the
+ * folded result into network order at the end: the ones'-complement sum
+ * is independent of byte order up to that final swap (RFC 1071 §2(B)).
+ * A trailing odd byte is the high byte of a network-order word.
+ */
 uint32_t dp_csum_add(uint32_t sum, const uint8_t *p, size_t len)
 {
-	uint64_t s = sum;
+	unsigned __int128 acc = 0;
+	uint64_t s, w;
+	uint16_t r;
 
+	while (len >= 8) {
+		memcpy(&w, p, 8);
+		acc += w;
+		p += 8;
+		len -= 8;
+	}
+	s = (uint64_t)acc + (uint64_t)(acc >> 64);
+	if (s < (uint64_t)acc)
+		s++;
 	while (len >= 2) {
-		s += (uint32_t)(p[0] << 8 | p[1]);
+		uint16_t h;
+
+		memcpy(&h, p, 2);
+		s += h;
+		if (s < h)
+			s++;
 		p += 2;
 		len -= 2;
 	}
-	if (len)
-		s += (uint32_t)p[0] << 8;
-	while (s >> 32)
-		s = (s & 0xffffffffu) + (s >> 32);
-	return (uint32_t)s;
+	if (len) {
+		uint16_t h = 0;
+
+		memcpy(&h, p, 1);	/* native position of the first byte */
+		s += h;
+		if (s < h)
+			s++;
+	}
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	r = (uint16_t)s;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	r = (uint16_t)(r >> 8 | r << 8);
+#endif
+	s = (uint64_t)sum + r;
+	return (uint32_t)((s & 0xffffffffu) + (s >> 32));
 }
 
 uint16_t dp_csum_fold(uint32_t sum)

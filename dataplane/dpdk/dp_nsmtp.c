@@ -104,6 +104,7 @@ static int app_accept(void *arg, struct dp_tcp_conn *c, void *ctx)
 	char peer_text[16];
 	struct dp_smtp_peer peer = {0};
 
+	memset(nc, 0, sizeof(*nc));	/* the stack does not zero it */
 	nc->g = g;
 	nc->c = c;
 	g->serial = (g->serial + 1) & ((1ull << 40) - 1);

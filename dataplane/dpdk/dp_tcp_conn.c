@@ -63,8 +63,6 @@ struct dp_tcp_conn *dp_tcp_conn_alloc(struct dp_net *net, uint32_t ip,
 	c->rcv_buf = rb;
 	c->snd_buf = sb;
 	c->ctx = ctx;
-	if (ctx)
-		memset(ctx, 0, net->conf.app_ctx_size);
 	c->pnext = c->wnext = c->wprev = c->dnext = DP_NIL;
 	c->peer_ip = ip;
 	c->peer_port = pport;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "mx_time.h"
 #include "net_harness.h"
 
 const uint8_t nt_us_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
@@ -134,9 +135,14 @@ void nt_clear(struct nt *t)
 	t->nout = 0;
 }
 
+uint64_t nt_stack_ns;
+
 void nt_poll(struct nt *t)
 {
+	uint64_t t0 = mx_now_ns();
+
 	dp_net_poll(t->net, t->now);
+	nt_stack_ns += mx_now_ns() - t0;
 }
 
 void nt_advance(struct nt *t, uint64_t ms)
@@ -152,7 +158,10 @@ void nt_advance(struct nt *t, uint64_t ms)
 
 void nt_input(struct nt *t, const uint8_t *f, size_t len)
 {
+	uint64_t t0 = mx_now_ns();
+
 	dp_net_input(t->net, f, len, 0, t->now);
+	nt_stack_ns += mx_now_ns() - t0;
 }
 
 void nt_peer_init(struct nt_peer *p, uint32_t ip, uint16_t port)

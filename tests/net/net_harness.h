@@ -123,4 +123,8 @@ void nt_handshake(struct nt *t, struct nt_peer *p);
 
 uint64_t nt_counter(enum dp_net_counter c);
 
+/* Nanoseconds spent inside dp_net_input/dp_net_poll (and so in the app
+ * they call) through nt_input/nt_poll: what perf/dpdk's bench reports. */
+extern uint64_t nt_stack_ns;
+
 #endif
