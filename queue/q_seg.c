@@ -214,8 +214,14 @@ int q_seg_step(struct q_store *s, struct q_seg *seg, uint64_t budget,
 			return 0;
 	}
 	if (seg->zfd >= 0) {
+		/* The zeros (and the extent conversion) durable before any
+		 * record lands on them. */
+		what = "sync";
+		rc = s->io->fdatasync(s->io->ctx, seg->zfd);
 		s->io->close(s->io->ctx, seg->zfd);
 		seg->zfd = -1;
+		if (rc < 0)
+			goto fail;
 	}
 	if ((rc = seg_finish(s, seg, &what)) < 0)
 		goto fail;
