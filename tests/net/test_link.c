@@ -230,9 +230,74 @@ static void test_csum_against_reference(void)
 		}
 }
 
+static void arp_conf(struct dp_net_conf *c)
+{
+	c->arp_max = 2;
+	c->arp_timeout_ms = 1000;
+	c->gateway = 0x0a0000fe;	/* 10.0.0.254 */
+}
+
+/* Next-hop resolution: gleaned from traffic, off-link via the gateway,
+ * stale entries refreshed by a request (sent once a second at most) while
+ * still used, and a full table evicting its oldest entry. */
+static void test_arp_resolve(void)
+{
+	static const uint8_t want_req[42] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 0x01,
+		0x08, 0x06, 0, 1, 0x08, 0x00, 6, 4, 0, 1,
+		0x02, 0, 0, 0, 0, 0x01, 10, 0, 0, 1,
+		0, 0, 0, 0, 0, 0, 10, 0, 0, 2,
+	};
+	struct nt t;
+	struct nt_peer p, far;
+	struct nt_seg s;
+	unsigned reqs = 0, i;
+
+	nt_init(&t, arp_conf);
+	/* No ARP first: the handshake itself teaches the stack the MAC. */
+	nt_peer_init(&p, 0x0a000002, 5000);
+	nt_handshake(&t, &p);
+	CHECK(t.conn);
+	/* The entry goes stale; data still goes out, and a request too. */
+	t.now += 1500;
+	dp_tcp_send(t.conn, "x", 1);
+	nt_poll(&t);
+	for (i = 0; i < t.nout; i++) {
+		if (dp_get16(t.out[i].b + 12) == 0x0806) {
+			reqs++;
+			CHECK(t.out[i].len == 60);
+			CHECK(memcmp(t.out[i].b, want_req, 42) == 0);
+		} else {
+			CHECK(nt_tcp(&t, i, &s) && s.len == 1);
+			CHECK(memcmp(t.out[i].b, p.mac, 6) == 0);
+		}
+	}
+	CHECK(reqs == 1 && t.nout == 2);
+	/* Unanswered, the next request waits a second. */
+	nt_clear(&t);
+	t.now += 100;
+	dp_tcp_send(t.conn, "y", 1);
+	nt_poll(&t);
+	CHECK(t.nout == 1 && nt_tcp(&t, 0, &s) && s.len == 1);
+	/* An off-link client: its frames come from the gateway's MAC, and
+	 * replies go back to it. */
+	nt_clear(&t);
+	nt_peer_init(&far, 0xc0000207, 5001);	/* 192.0.2.7 */
+	far.mac[5] = 0xfe;
+	nt_send(&t, &far, DP_TH_SYN, NULL, 0);
+	CHECK(t.nout == 1 && nt_tcp(&t, 0, &s) && s.dst == far.ip);
+	CHECK(t.out[0].b[5] == 0xfe);
+	/* Two entries (peer, gateway) fill the table; a third evicts. */
+	nt_peer_init(&p, 0x0a000003, 5002);
+	nt_send(&t, &p, DP_TH_SYN, NULL, 0);
+	CHECK(nt_counter(net_arp_table_full) >= 1);
+	nt_fini(&t);
+}
+
 int main(void)
 {
 	test_csum_against_reference();
+	test_arp_resolve();
 	nt_init(&T, NULL);
 	test_arp_reply();
 	nt_clear(&T);
