@@ -238,7 +238,7 @@ void *q_index_next(const struct q_index *x, uint64_t after,
 		for (size_t i = ord_after(o, after); i < o->n; i++) {
 			if (best && o->ids[i] >= best_id)
 				break;
-			if (o->vals[i] && match(o->vals[i], arg)) {
+			if (o->vals[i] && (!match || match(o->vals[i], arg))) {
 				best = o->vals[i];
 				best_id = o->ids[i];
 				break;

@@ -26,8 +26,10 @@ void *q_index_get(const struct q_index *x, uint64_t id);
 void *q_index_del(struct q_index *x, uint64_t id);
 size_t q_index_count(const struct q_index *x);
 
-/* The value with the smallest id > after for which match(val, arg) is true,
- * or NULL. */
+/* The value with the smallest id > after for which match(val, arg) is true
+ * (match NULL: any), or NULL.  Cost: a binary search per shard plus the
+ * entries skipped, so an index holding only the wanted entries (one per
+ * state, as the store keeps) answers in O(shards * log n). */
 void *q_index_next(const struct q_index *x, uint64_t after,
 		   bool (*match)(const void *val, const void *arg),
 		   const void *arg);

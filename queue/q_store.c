@@ -376,7 +376,11 @@ struct q_store *q_store_open(const struct q_conf *conf, char *err,
 	s->prep_budget = UINT64_MAX;
 	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	s->idx = q_index_create();
-	if (s->efd < 0 || !s->idx) {
+	s->by_state_ok = true;
+	for (unsigned i = 0; i < Q_ST__COUNT; i++)
+		if (!(s->by_state[i] = q_index_create()))
+			s->by_state_ok = false;
+	if (s->efd < 0 || !s->idx || !s->by_state_ok) {
 		snprintf(err, errlen, "queue: eventfd/index: %s",
 			 strerror(errno));
 		goto fail;
@@ -423,12 +427,10 @@ static void ents_free(struct q_store *s, struct q_seg *seg)
 
 	for (; e; e = next) {
 		next = e->seg_next;
-		q_index_del(s->idx, e->id);
-		s->count[e->state]--;
 		if (e->state != Q_ST_DONE)
 			s->live_bytes -= q_rec_padded(e->rec_len,
 						      seg->align_shift);
-		q_store_ent_free(e);
+		q_store_ent_drop(s, e);
 	}
 	seg->ents = NULL;
 }
@@ -461,6 +463,8 @@ void q_store_close(struct q_store *s)
 		q_seg_free(s, seg, false);
 	}
 	q_index_destroy(s->idx);
+	for (unsigned i = 0; i < Q_ST__COUNT; i++)
+		q_index_destroy(s->by_state[i]);
 	free(s->pend);
 	if (s->efd >= 0)
 		close(s->efd);

@@ -108,6 +108,10 @@ struct q_store {
 	bool failed;			/* state log I/O failed */
 	/* index */
 	struct q_index *idx;
+	/* the same entries by state, for q_store_next; if an insert ever
+	 * failed (ENOMEM) by_state_ok is false and next() scans idx */
+	struct q_index *by_state[Q_ST__COUNT];
+	bool by_state_ok;
 	uint64_t count[Q_ST__COUNT];
 	atomic_bool over_quota;
 	uint64_t disk_bytes;
@@ -147,6 +151,8 @@ int q_store_index_msg(struct q_store *s, struct q_seg *seg, uint64_t id,
 		      uint64_t off, uint32_t len, const struct q_rec *r);
 int q_store_apply(struct q_store *s, const struct q_rec *r, bool replay);
 void q_store_ent_free(struct q_ent *e);
+/* Drops e from the index (both views) and frees it. */
+void q_store_ent_drop(struct q_store *s, struct q_ent *e);
 /* Writes and syncs the pending state records; 0 or -errno. */
 int q_store_state_commit(struct q_store *s);
 /* Appends one state record to the pending buffer (not applied). */

@@ -89,10 +89,32 @@ static void live_add(struct q_store *s, struct q_ent *e, int sign)
 	}
 }
 
+/* Moves e from the by-state view of its state to that of st. */
+static void by_state_move(struct q_store *s, struct q_ent *e, int from, int to)
+{
+	if (from >= 0)
+		q_index_del(s->by_state[from], e->id);
+	if (to >= 0 && s->by_state_ok &&
+	    q_index_put(s->by_state[to], e->id, e) < 0) {
+		s->by_state_ok = false;
+		MX_LOG_RL(MX_LOG_WARN, "queue",
+			  "msg=\"by-state index insert failed; next() scans\"");
+	}
+}
+
+void q_store_ent_drop(struct q_store *s, struct q_ent *e)
+{
+	q_index_del(s->idx, e->id);
+	by_state_move(s, e, e->state, -1);
+	s->count[e->state]--;
+	q_store_ent_free(e);
+}
+
 static void set_state(struct q_store *s, struct q_ent *e, enum q_state st)
 {
 	if (e->state == st)
 		return;
+	by_state_move(s, e, e->state, st);
 	s->count[e->state]--;
 	s->count[st]++;
 	if (st == Q_ST_DONE)
@@ -238,6 +260,7 @@ int q_store_index_msg(struct q_store *s, struct q_seg *seg, uint64_t id,
 	seg_link(e, seg);
 	live_add(s, e, +1);
 	s->count[Q_ST_NEW]++;
+	by_state_move(s, e, -1, Q_ST_NEW);
 	if (r)
 		hist_add(e, r);
 	return 0;
@@ -416,6 +439,14 @@ static bool match_state(const void *val, const void *arg)
 	return ((const struct q_ent *)val)->state == *(const enum q_state *)arg;
 }
 
+/* The entry in state st with the smallest id > after, or NULL. */
+static struct q_ent *next_in(struct q_store *s, enum q_state st, uint64_t after)
+{
+	if (s->by_state_ok)
+		return q_index_next(s->by_state[st], after, NULL, NULL);
+	return q_index_next(s->idx, after, match_state, &st);
+}
+
 int q_store_flush_deferred(struct q_store *s)
 {
 	enum q_state st = Q_ST_DEFERRED;
@@ -423,7 +454,7 @@ int q_store_flush_deferred(struct q_store *s)
 	struct q_ent *e;
 	int n = 0, rc;
 
-	while ((e = q_index_next(s->idx, after, match_state, &st))) {
+	while ((e = next_in(s, st, after))) {
 		after = e->id;
 		rc = state_op(s, Q_REC_FLUSHED, 0, e->id, 0, NULL);
 		if (rc < 0)
@@ -469,7 +500,9 @@ int q_store_next(struct q_store *s, enum q_state st, uint64_t after_id,
 {
 	struct q_ent *e;
 
-	while ((e = q_index_next(s->idx, after_id, match_state, &st))) {
+	if ((unsigned)st >= Q_ST__COUNT)
+		return -EINVAL;
+	while ((e = next_in(s, st, after_id))) {
 		if (view_fill(e, v) == 0)
 			return 0;
 		after_id = e->id;	/* unreadable: logged, skipped */
