@@ -204,6 +204,13 @@ static int dp_sock_core_alloc(struct dp_sock *ds, struct dp_sock_core *c,
 				? (cf->max_connections_per_ip + cf->cores - 1) /
 					  cf->cores
 				: 0;
+	if (cf->max_msgs_per_ip_minute) {
+		c->rate = calloc(DP_RATE_SLOTS, sizeof(*c->rate));
+		c->rate_max = (cf->max_msgs_per_ip_minute + cf->cores - 1) /
+			      cf->cores;
+		if (!c->rate)
+			return -ENOMEM;
+	}
 	if (!c->conn || !c->free_slots || !c->sess_mem || !c->buf_mem ||
 	    !c->buf_len || !c->buf_next || !c->br || !c->ip)
 		return -ENOMEM;
@@ -295,6 +302,11 @@ void dp_sock_drain(struct dp_sock *ds, bool on)
 	atomic_store(&ds->draining, on);
 }
 
+void dp_sock_tempfail(struct dp_sock *ds, bool on)
+{
+	atomic_store(&ds->tempfail, on);
+}
+
 void dp_sock_stop(struct dp_sock *ds)
 {
 	atomic_store(&ds->stop, true);
@@ -330,6 +342,7 @@ void dp_sock_destroy(struct dp_sock *ds)
 		free(c->buf_next);
 		free(c->br);
 		free(c->ip);
+		free(c->rate);
 	}
 	free(ds);
 }

@@ -46,6 +46,7 @@ struct dp_sock_conf {
 	unsigned cores;
 	unsigned max_connections;	/* whole process, split over cores */
 	unsigned max_connections_per_ip; /* per core share; 0 = no limit */
+	unsigned max_msgs_per_ip_minute; /* per core share; 0 = no limit */
 	uint32_t pregreet_delay_ms;	/* 0 = greet at once */
 	uint32_t recv_buf_size;		/* bytes per provided buffer */
 	uint32_t recv_buf_count;	/* per core, power of two */
@@ -79,6 +80,10 @@ struct dp_sock *dp_sock_create(const struct dp_sock_conf *conf,
 int dp_sock_start(struct dp_sock *ds);
 /* Stop accepting: new connections get 421 4.3.2, sessions finish. */
 void dp_sock_drain(struct dp_sock *ds, bool on);
+/* While on, every new message is refused with a temporary error (451):
+ * the management plane's answer to "no scanner is healthy" under the
+ * tempfail policy.  Any thread. */
+void dp_sock_tempfail(struct dp_sock *ds, bool on);
 /*
  * Graceful stop: close the listeners, let sessions finish (in-flight
  * commits complete and get their 250) for up to stop_timeout_ms, then

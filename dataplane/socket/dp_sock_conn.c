@@ -576,6 +576,33 @@ void dp_sock_conn_refuse_all(struct dp_sock_core *c, const char *reply)
 
 /* ---- the engine's host callbacks, forwarded to the core's sink ---- */
 
+/*
+ * Per-address message rate: a direct-mapped cache of (address, minute,
+ * count).  Two addresses that share a slot evict each other, which can
+ * only let a sender through early, never refuse one wrongly, and keeps the
+ * memory fixed whatever the number of clients.
+ */
+static bool dp_rate_exceeded(struct dp_sock_core *c, struct dp_sock_conn *cn)
+{
+	uint32_t minute = (uint32_t)(c->now_ms / 60000);
+	uint64_t h;
+	struct dp_sock_rate *r;
+
+	memcpy(&h, cn->ip_key.s6_addr + 8, sizeof(h));
+	h = (h * 0x9e3779b97f4a7c15ull) >> 52;
+	r = &c->rate[h & (DP_RATE_SLOTS - 1)];
+	if (memcmp(&r->addr, &cn->ip_key, sizeof(r->addr)) != 0 ||
+	    r->minute != minute) {
+		r->addr = cn->ip_key;
+		r->minute = minute;
+		r->msgs = 0;
+	}
+	if (r->msgs >= c->rate_max)
+		return true;
+	r->msgs++;
+	return false;
+}
+
 static int dp_host_msg_open(void *ctx, const struct dp_smtp_envelope *env,
 			    uint64_t *id)
 {
@@ -584,6 +611,16 @@ static int dp_host_msg_open(void *ctx, const struct dp_smtp_envelope *env,
 
 	if (!c->sink.ops)
 		return -EIO;
+	if (atomic_load_explicit(&c->ds->tempfail, memory_order_relaxed)) {
+		MX_COUNT(dp_sock_counters, sock_msg_tempfail);
+		return -EAGAIN;
+	}
+	if (c->rate && dp_rate_exceeded(c, cn)) {
+		MX_COUNT(dp_sock_counters, sock_msg_rate_limited);
+		MX_LOG_RL(MX_LOG_INFO, "socket",
+			  "event=msg_rate_limited client=%s", cn->peer_addr);
+		return -EAGAIN;
+	}
 	return c->sink.ops->open(c->sink.arg, env, dp_cookie(cn), id,
 				 &cn->msg);
 }

@@ -21,7 +21,9 @@
 	X(sock_recv_nobufs, "receives stopped for lack of provided buffers")   \
 	X(sock_proxy_errors, "connections dropped for a bad PROXY header")     \
 	X(sock_sqe_full, "submission queue full, forced an early submit")      \
-	X(sock_commit_stale, "commit results for sessions already gone")
+	X(sock_commit_stale, "commit results for sessions already gone")      \
+	X(sock_msg_rate_limited, "messages refused: per-address message rate") \
+	X(sock_msg_tempfail, "messages refused: no healthy scanner (tempfail)")
 
 enum dp_sock_counter { DP_SOCK_COUNTERS(MX_COUNTER_ENUM) DP_SOCK_C__COUNT };
 MX_COUNTER_SET_DECLARE(dp_sock_counters);

@@ -80,6 +80,15 @@ struct dp_sock_conn {
 	uint16_t peer_port;
 };
 
+/* One slot of the per-core message-rate cache (see dp_sock_conn.c). */
+struct dp_sock_rate {
+	struct in6_addr addr;
+	uint32_t minute;	/* monotonic minute the count belongs to */
+	uint32_t msgs;
+};
+
+#define DP_RATE_SLOTS 4096
+
 struct dp_sock_core {
 	struct dp_sock *ds;
 	unsigned idx;
@@ -112,6 +121,8 @@ struct dp_sock_core {
 	struct dp_sock_ipent *ip;
 	unsigned ip_size;	/* power of two */
 	unsigned per_ip_max;
+	struct dp_sock_rate *rate;	/* DP_RATE_SLOTS, NULL if no limit */
+	unsigned rate_max;		/* messages per address per minute */
 
 	uint64_t now_ms;
 	uint64_t next_scan_ms;
@@ -128,6 +139,7 @@ struct dp_sock {
 	dp_sock_rcpt_fn rcpt;
 	void *rcpt_arg;
 	_Atomic bool draining;
+	_Atomic bool tempfail;
 	_Atomic bool stop;
 	struct dp_sock_core core[DP_SOCK_CORES_MAX];
 };

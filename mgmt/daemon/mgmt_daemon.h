@@ -35,6 +35,8 @@ struct mgmt_backend_ops {
 	const char *name;
 	int (*start)(void *arg);
 	void (*drain)(void *arg, bool on);
+	/* Refuse new messages with 451 while on (NULL: not supported). */
+	void (*tempfail)(void *arg, bool on);
 	void (*stop)(void *arg);
 	void (*destroy)(void *arg);
 	unsigned long (*sessions)(void *arg);

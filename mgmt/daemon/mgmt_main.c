@@ -164,6 +164,11 @@ static void mgmt_sock_drain(void *arg, bool on)
 	dp_sock_drain(arg, on);
 }
 
+static void mgmt_sock_tempfail(void *arg, bool on)
+{
+	dp_sock_tempfail(arg, on);
+}
+
 static void mgmt_sock_stop(void *arg)
 {
 	dp_sock_stop(arg);
@@ -186,6 +191,7 @@ static const struct mgmt_backend_ops mgmt_sock_backend = {
 	.name = "socket",
 	.start = mgmt_sock_start,
 	.drain = mgmt_sock_drain,
+	.tempfail = mgmt_sock_tempfail,
 	.stop = mgmt_sock_stop,
 	.destroy = mgmt_sock_destroy,
 	.sessions = mgmt_sock_sessions,
@@ -229,6 +235,8 @@ static void mgmt_backend_create(struct mgmt_daemon *d)
 		if (sc.max_connections < d->cores)
 			sc.max_connections = d->cores;
 		sc.max_connections_per_ip = d->conf.smtp.max_connections_per_ip;
+		sc.max_msgs_per_ip_minute =
+			d->conf.smtp.max_messages_per_ip_per_minute;
 		sc.pregreet_delay_ms = (uint32_t)d->conf.smtp.pregreet_delay_ms;
 		ds = dp_sock_create(&sc, &d->smtp, sinks, mgmt_rcpt_check, d,
 				    err, sizeof(err));

@@ -75,7 +75,7 @@ struct mgmt_scan {
 	unsigned next_worker;
 	int done_fd;		/* eventfd: workers finished jobs */
 	_Atomic bool stop;
-	uint64_t last_id;	/* scan position among NEW messages */
+	bool tempfail_on;	/* the backend refuses new mail (451) */
 	char status[512];
 #if MGMT_SCAN_BUILT
 	struct scan_pf *pf;
@@ -458,6 +458,19 @@ void mgmt_scan_step(struct mgmt_daemon *d)
 	}
 	if (sc->clam)
 		scan_clam_pool_poll(sc->clam);
+	/* on_no_scanner = tempfail: while no scanner is healthy, new mail
+	 * is refused with 451 at DATA/BDAT rather than queued unscanned. */
+	if (sc->clam && sc->on_no_scanner == MGMT_CONF_NO_SCANNER_TEMPFAIL &&
+	    d->backend->tempfail) {
+		bool want = !scan_clam_pool_healthy(sc->clam);
+
+		if (want != sc->tempfail_on) {
+			sc->tempfail_on = want;
+			d->backend->tempfail(d->backend_arg, want);
+			mx_log(MX_LOG_WARN, "scan", "event=tempfail state=%s",
+			       want ? "on" : "off");
+		}
+	}
 	for (unsigned i = 0; i < sc->workers; i++) {
 		struct mgmt_scan_job *j;
 
