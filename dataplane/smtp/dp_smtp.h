@@ -119,7 +119,9 @@ enum dp_smtp_rcpt_verdict {
 
 /* Implemented by the backend; ctx is its per-session pointer. */
 struct dp_smtp_host {
-	/* 0 and *id_out set | -ENOSPC -> 452 4.3.1 | other -> 451 4.3.0 */
+	/* 0 and *id_out set | -ENOSPC -> 452 4.3.1 | -EAGAIN (a policy
+	 * deferral: rate limit, no healthy scanner) -> 451 4.7.1 |
+	 * other -> 451 4.3.0 */
 	int (*msg_open)(void *ctx, const struct dp_smtp_envelope *env,
 			uint64_t *id_out);
 	/* Body bytes, dot-unstuffed, the Received header first.

@@ -56,8 +56,9 @@ void dp_smtp_cmd_bdat(struct dp_smtp_session *s, char *arg, size_t len)
 		int rc = dp_smtp_msg_open(s);
 
 		if (rc < 0)
-			t->fail = rc == -ENOSPC ? DP_SMTP_FAIL_HOST_NOSPC
-						: DP_SMTP_FAIL_HOST_TEMP;
+			t->fail = rc == -ENOSPC	  ? DP_SMTP_FAIL_HOST_NOSPC
+				  : rc == -EAGAIN ? DP_SMTP_FAIL_HOST_AGAIN
+						  : DP_SMTP_FAIL_HOST_TEMP;
 		s->state = DP_SMTP_ST_BDAT;
 	}
 	if (t->chunk_reply == DP_SMTP_CHUNK_OK &&

@@ -39,6 +39,8 @@ void dp_smtp_cmd_data(struct dp_smtp_session *s, char *arg, size_t len)
 		if (rc == -ENOSPC)
 			dp_smtp_reply(s,
 				      "452 4.3.1 Insufficient system storage");
+		else if (rc == -EAGAIN)
+			dp_smtp_reply(s, DP_SMTP_REPLY_AGAIN);
 		else
 			dp_smtp_reply(
 			    s, "451 4.3.0 Error: queue file write error");

@@ -34,9 +34,12 @@ enum dp_smtp_mode {
 
 /* Why the message in progress will be refused, lowest priority first:
  * the highest one set decides the reply at the end. */
+#define DP_SMTP_REPLY_AGAIN "451 4.7.1 Try again later"
+
 enum dp_smtp_fail {
 	DP_SMTP_FAIL_NONE,
 	DP_SMTP_FAIL_HOST_TEMP,	 /* 451 4.3.0 */
+	DP_SMTP_FAIL_HOST_AGAIN, /* 451 4.7.1: policy deferral (rate, no scanner) */
 	DP_SMTP_FAIL_HOST_NOSPC, /* 452 4.3.1 */
 	DP_SMTP_FAIL_LONG_LINE,	 /* 500 5.5.2 */
 	DP_SMTP_FAIL_SIZE,	 /* 552 5.3.4 */

@@ -121,6 +121,9 @@ void dp_smtp_msg_fail_reply(struct dp_smtp_session *s)
 	case DP_SMTP_FAIL_HOST_NOSPC:
 		dp_smtp_reply(s, "452 4.3.1 Insufficient system storage");
 		break;
+	case DP_SMTP_FAIL_HOST_AGAIN:
+		dp_smtp_reply(s, DP_SMTP_REPLY_AGAIN);
+		break;
 	default:
 		dp_smtp_reply(s, "451 4.3.0 Error: queue file write error");
 		break;

@@ -4,15 +4,14 @@
  * --vdev when it is a virtual device name rather than a PCI address, an
  * lcore list sized for dataplane.cores, and a file prefix of our own so a
  * test instance never meets another DPDK process's hugepage files.
- * dp_dpdk_run() owns the calling thread until stopped, so it runs on a
- * thread of its own; the management loop stays on the main thread.
+ * dp_dpdk_start() launches the poll loops on the worker lcores; lcore 0
+ * stays the daemon's main thread, which runs the management loop.
  *
  * In a build without DPDK (meson -Ddpdk=disabled) choosing the backend is
  * a start-up error that says so.
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,10 +27,7 @@
 struct mgmt_dpdk {
 	struct mgmt_daemon *d;
 	struct dp_sink sinks[64];
-	pthread_t thread;
 	bool started;
-	volatile bool stop;
-	int status;
 };
 
 static enum dp_smtp_rcpt_verdict mgmt_dpdk_rcpt(void *arg, const char *local,
@@ -44,45 +40,30 @@ static enum dp_smtp_rcpt_verdict mgmt_dpdk_rcpt(void *arg, const char *local,
 		domain);
 }
 
-static void *mgmt_dpdk_thread(void *arg)
-{
-	struct mgmt_dpdk *m = arg;
-
-	m->status = dp_dpdk_run(m->sinks, &m->d->smtp, mgmt_dpdk_rcpt, m->d,
-				&m->stop);
-	if (m->status < 0)
-		mx_log(MX_LOG_ERR, "dpdk", "event=run_failed error=%s",
-		       strerror(-m->status));
-	return NULL;
-}
-
+/* Every dp_dpdk call below runs on the main thread, the one that ran
+ * dp_dpdk_init(); the loops themselves run on the worker lcores. */
 static int mgmt_dpdk_start(void *arg)
 {
 	struct mgmt_dpdk *m = arg;
-	int r = pthread_create(&m->thread, NULL, mgmt_dpdk_thread, m);
+	int r = dp_dpdk_start(m->sinks, &m->d->smtp, mgmt_dpdk_rcpt, m->d);
 
-	if (r != 0)
-		return -r;
-	m->started = true;
-	return 0;
+	if (r == 0)
+		m->started = true;
+	return r;
 }
 
 static void mgmt_dpdk_drain(void *arg, bool on)
 {
 	(void)arg;
-	if (on)
-		mx_log(MX_LOG_WARN, "dpdk",
-		       "event=drain_unsupported detail=\"the DPDK backend "
-		       "stops accepting only at shutdown\"");
+	dp_dpdk_drain(on);
 }
 
 static void mgmt_dpdk_stop(void *arg)
 {
 	struct mgmt_dpdk *m = arg;
 
-	m->stop = true;
 	if (m->started)
-		pthread_join(m->thread, NULL);
+		dp_dpdk_stop();
 	m->started = false;
 }
 
@@ -95,11 +76,8 @@ static void mgmt_dpdk_destroy(void *arg)
 
 static unsigned long mgmt_dpdk_sessions(void *arg)
 {
-	struct dp_dpdk_stats st;
-
 	(void)arg;
-	dp_dpdk_stats(&st);
-	return st.sessions_active;
+	return dp_dpdk_sessions();
 }
 
 static const struct mgmt_backend_ops mgmt_dpdk_backend = {
@@ -156,6 +134,13 @@ int mgmt_backend_dpdk_create(struct mgmt_daemon *d, const struct dp_sink *sinks,
 	dc.mbufs = c->dataplane.dpdk.mbufs;
 	if (dp_dpdk_init(&dc, err, errlen) < 0)
 		return -1;
+	if (dp_dpdk_cores() != d->cores) {
+		snprintf(err, errlen,
+			 "dataplane.cores = %u but DPDK runs %u dataplane lcores",
+			 d->cores, dp_dpdk_cores());
+		dp_dpdk_fini();
+		return -1;
+	}
 	m = calloc(1, sizeof(*m));
 	if (!m) {
 		snprintf(err, errlen, "out of memory");

@@ -32,9 +32,11 @@ try:
                 code, _ = s.data("Subject: %d\r\n\r\nx\r\n" % i)
             except smtplib.SMTPDataError as e:
                 code = e.smtp_code
+                last_resp = e.smtp_error
                 s.rset()
             codes.append(code)
     check(codes == [250, 250, 250, 451, 451], "message rate 3/min: %s" % codes)
+    check(last_resp.startswith(b"4.7.1"), "the deferral says 4.7.1: %r" % last_resp)
     check(counter("sock_msg_rate_limited") == 2, "sock_msg_rate_limited counted 2")
 
     conns = [socket.create_connection(("127.0.0.1", d.port)) for _ in range(4)]
@@ -47,10 +49,8 @@ try:
     extra.close()
 
     # Drain: the open session finishes its transaction, new ones get 421.
-    s = smtplib.SMTP()
-    s.sock = conns[0]
-    s.file = None
-    conns[0] = None
+    # From another loopback address: 127.0.0.1 has used its message rate.
+    s = smtplib.SMTP("127.0.0.1", d.port, source_address=("127.0.0.2", 0))
     s.ehlo()
     s.mail("a@remote.test")
     s.rcpt("r@example.test")
