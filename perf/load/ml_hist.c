@@ -79,7 +79,8 @@ uint64_t ml_hist_percentile(const struct ml_hist *h, double pct)
 		return 0;
 	if (pct >= 100.0)
 		return h->max_ns;
-	/* The smallest value that at least pct% of the samples do not exceed. */
+	/* The smallest value that at least pct% of the samples do not exceed.
+	 */
 	rank = (uint64_t)((pct / 100.0) * (double)h->count + 0.5);
 	if (rank == 0)
 		rank = 1;

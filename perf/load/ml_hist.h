@@ -20,8 +20,7 @@
 
 #define ML_HIST_SUB_BITS 6
 #define ML_HIST_MAX_BITS 41
-#define ML_HIST_BUCKETS                                                        \
-	(128 + (ML_HIST_MAX_BITS - ML_HIST_SUB_BITS - 1) * 64)
+#define ML_HIST_BUCKETS (128 + (ML_HIST_MAX_BITS - ML_HIST_SUB_BITS - 1) * 64)
 
 struct ml_hist {
 	uint64_t count;

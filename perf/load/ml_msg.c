@@ -20,14 +20,15 @@
 
 /* The EICAR anti-virus test file, 68 bytes (https://www.eicar.org). */
 static const char eicar_file[] =
-	"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+    "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 
 static const char *const words[] = {
-	"the", "quarterly", "report", "is", "attached", "please", "review",
-	"and", "send", "comments", "before", "friday", "meeting", "agenda",
-	"includes", "budget", "shipping", "invoice", "customer", "account",
-	"update", "schedule", "thanks", "regards", "project", "status", "of",
-	"delivery", "server", "message", "queue", "team", "notes", "draft",
+    "the",	"quarterly", "report",	 "is",	     "attached", "please",
+    "review",	"and",	     "send",	 "comments", "before",	 "friday",
+    "meeting",	"agenda",    "includes", "budget",   "shipping", "invoice",
+    "customer", "account",   "update",	 "schedule", "thanks",	 "regards",
+    "project",	"status",    "of",	 "delivery", "server",	 "message",
+    "queue",	"team",	     "notes",	 "draft",
 };
 
 struct gbuf {
@@ -62,8 +63,8 @@ static int gb_add(struct gbuf *b, const void *s, size_t n)
 	return 0;
 }
 
-__attribute__((format(printf, 2, 3)))
-static int gb_printf(struct gbuf *b, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int gb_printf(struct gbuf *b,
+							   const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -116,7 +117,7 @@ static int fill_text(struct gbuf *b, size_t until, uint64_t *rs, bool html)
 }
 
 static const char b64[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /* RFC 2045 §6.8 base64 of n bytes, 76-character lines. */
 static int add_base64(struct gbuf *b, const unsigned char *in, size_t n)
@@ -194,17 +195,21 @@ static int gen_one(struct gbuf *b, const struct ml_opts *o, unsigned idx,
 		rc |= fill_text(b, size, rs, false);
 		return rc ? -ENOMEM : 0;
 	}
-	rc |= gb_printf(b, "Content-Type: multipart/%s; boundary=\"%s\"\r\n\r\n"
-			   "This is a MIME message.\r\n",
+	rc |= gb_printf(b,
+			"Content-Type: multipart/%s; boundary=\"%s\"\r\n\r\n"
+			"This is a MIME message.\r\n",
 			o->content == ML_CONTENT_HTML ? "alternative" : "mixed",
 			bnd);
-	rc |= gb_printf(b, "--%s\r\nContent-Type: text/plain; "
-			   "charset=us-ascii\r\n\r\n", bnd);
+	rc |= gb_printf(b,
+			"--%s\r\nContent-Type: text/plain; "
+			"charset=us-ascii\r\n\r\n",
+			bnd);
 	switch (o->content) {
 	case ML_CONTENT_HTML:
 		rc |= fill_text(b, b->len + (size - b->len) / 2, rs, false);
-		rc |= gb_printf(b, "--%s\r\nContent-Type: text/html; "
-				   "charset=us-ascii\r\n\r\n<html><body>\r\n",
+		rc |= gb_printf(b,
+				"--%s\r\nContent-Type: text/html; "
+				"charset=us-ascii\r\n\r\n<html><body>\r\n",
 				bnd);
 		rc |= fill_text(b, size > tail + 40 ? size - tail - 40 : 0, rs,
 				true);
@@ -212,14 +217,15 @@ static int gen_one(struct gbuf *b, const struct ml_opts *o, unsigned idx,
 		break;
 	case ML_CONTENT_ATTACH:
 		rc |= fill_text(b, b->len + 300, rs, false);
-		rc |= gb_printf(b, "--%s\r\nContent-Type: application/"
-				   "octet-stream; name=\"data%u.bin\"\r\n"
-				   "Content-Transfer-Encoding: base64\r\n"
-				   "Content-Disposition: attachment; "
-				   "filename=\"data%u.bin\"\r\n\r\n",
+		rc |= gb_printf(b,
+				"--%s\r\nContent-Type: application/"
+				"octet-stream; name=\"data%u.bin\"\r\n"
+				"Content-Transfer-Encoding: base64\r\n"
+				"Content-Disposition: attachment; "
+				"filename=\"data%u.bin\"\r\n\r\n",
 				bnd, idx, idx);
-		rc |= fill_attachment(b, size > tail + 40 ? size - tail - 40 : 0,
-				      rs);
+		rc |= fill_attachment(
+		    b, size > tail + 40 ? size - tail - 40 : 0, rs);
 		break;
 	default:
 		rc |= fill_text(b, size > tail + 40 ? size - tail - 40 : 0, rs,
@@ -227,11 +233,12 @@ static int gen_one(struct gbuf *b, const struct ml_opts *o, unsigned idx,
 		break;
 	}
 	if (eicar) {
-		rc |= gb_printf(b, "--%s\r\nContent-Type: application/"
-				   "octet-stream; name=\"eicar.com\"\r\n"
-				   "Content-Transfer-Encoding: base64\r\n"
-				   "Content-Disposition: attachment; "
-				   "filename=\"eicar.com\"\r\n\r\n",
+		rc |= gb_printf(b,
+				"--%s\r\nContent-Type: application/"
+				"octet-stream; name=\"eicar.com\"\r\n"
+				"Content-Transfer-Encoding: base64\r\n"
+				"Content-Disposition: attachment; "
+				"filename=\"eicar.com\"\r\n\r\n",
 				bnd);
 		rc |= add_base64(b, (const unsigned char *)eicar_file,
 				 sizeof(eicar_file) - 1);

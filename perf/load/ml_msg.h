@@ -34,7 +34,7 @@ struct ml_pool {
 	unsigned clean_count;
 	struct ml_msg *eicar;
 	unsigned eicar_count;
-	uint64_t bytes;          /* sum of raw sizes, for the report */
+	uint64_t bytes; /* sum of raw sizes, for the report */
 };
 
 int ml_pool_build(struct ml_pool *p, const struct ml_opts *o);

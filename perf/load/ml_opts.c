@@ -14,41 +14,56 @@
 void ml_opts_usage(FILE *f)
 {
 	fputs(
-"usage: mxload [options] -s HOST:PORT\n"
-"  -s, --server HOST:PORT   target (IPv6 as [::1]:PORT)\n"
-"      --netns NAME         run inside network namespace /run/netns/NAME\n"
-"  -c, --conns N            concurrent connections (8)\n"
-"  -t, --threads N          worker threads, one io_uring each (1)\n"
-"  -m, --messages N         messages in total (1000)\n"
-"  -k, --per-conn N         messages per connection, 1 = new connection\n"
-"                           per message, 0 = unlimited (0)\n"
-"  -r, --rcpts N            recipients per message (1)\n"
-"      --rcpt TEMPLATE      recipient template with one %d\n"
-"                           (user%d@example.test)\n"
-"      --rcpt-users N       distinct %d values (1000)\n"
-"      --from ADDR          envelope sender (load@mxload.test)\n"
-"      --helo NAME          EHLO name (mxload.test)\n"
-"  -l, --size BYTES         fixed message size, k/m suffix (1k)\n"
-"      --lognormal MED:SIG  sizes lognormal: median bytes, sigma of ln\n"
-"      --size-file FILE     sizes drawn from FILE (one byte count a line)\n"
-"      --content KIND       text | html | attach (base64 attachment)\n"
-"      --eml-dir DIR        send the .eml files of DIR instead\n"
-"      --eicar RATE         fraction of messages carrying EICAR (0)\n"
-"      --pool N             distinct prebuilt messages (256)\n"
-"      --seed N             generator seed (1)\n"
-"      --no-pipelining      never pipeline, even if offered\n"
-"      --no-chunking        never use BDAT, even if offered\n"
-"      --pipeline-next      send the next envelope in the same write as\n"
-"                           the end of data (RFC 2920 allows it; some\n"
-"                           servers, e.g. Haraka 3, refuse it with 5xx)\n"
-"  -R, --rate MSG/S         open loop at this rate (default: closed loop)\n"
-"  -d, --duration SEC       stop starting messages after SEC seconds\n"
-"      --timeout SEC        per reply and connect (30)\n"
-"      --quickack           ACK every reply at once (TCP_QUICKACK): avoids\n"
-"                           the 40 ms delayed-ACK stall with servers that\n"
-"                           write one reply in several Nagle'd segments\n""      --json FILE          write the full result as JSON\n"
-"  -q, --quiet              no summary line\n",
-		f);
+	    "usage: mxload [options] -s HOST:PORT\n"
+	    "  -s, --server HOST:PORT   target (IPv6 as [::1]:PORT)\n"
+	    "      --netns NAME         run inside network namespace "
+	    "/run/netns/NAME\n"
+	    "  -c, --conns N            concurrent connections (8)\n"
+	    "  -t, --threads N          worker threads, one io_uring each (1)\n"
+	    "  -m, --messages N         messages in total (1000)\n"
+	    "  -k, --per-conn N         messages per connection, 1 = new "
+	    "connection\n"
+	    "                           per message, 0 = unlimited (0)\n"
+	    "  -r, --rcpts N            recipients per message (1)\n"
+	    "      --rcpt TEMPLATE      recipient template with one %d\n"
+	    "                           (user%d@example.test)\n"
+	    "      --rcpt-users N       distinct %d values (1000)\n"
+	    "      --from ADDR          envelope sender (load@mxload.test)\n"
+	    "      --helo NAME          EHLO name (mxload.test)\n"
+	    "  -l, --size BYTES         fixed message size, k/m suffix (1k)\n"
+	    "      --lognormal MED:SIG  sizes lognormal: median bytes, sigma "
+	    "of ln\n"
+	    "      --size-file FILE     sizes drawn from FILE (one byte count "
+	    "a line)\n"
+	    "      --content KIND       text | html | attach (base64 "
+	    "attachment)\n"
+	    "      --eml-dir DIR        send the .eml files of DIR instead\n"
+	    "      --eicar RATE         fraction of messages carrying EICAR "
+	    "(0)\n"
+	    "      --pool N             distinct prebuilt messages (256)\n"
+	    "      --seed N             generator seed (1)\n"
+	    "      --no-pipelining      never pipeline, even if offered\n"
+	    "      --no-chunking        never use BDAT, even if offered\n"
+	    "      --pipeline-next      send the next envelope in the same "
+	    "write as\n"
+	    "                           the end of data (RFC 2920 allows it; "
+	    "some\n"
+	    "                           servers, e.g. Haraka 3, refuse it with "
+	    "5xx)\n"
+	    "  -R, --rate MSG/S         open loop at this rate (default: "
+	    "closed loop)\n"
+	    "  -d, --duration SEC       stop starting messages after SEC "
+	    "seconds\n"
+	    "      --timeout SEC        per reply and connect (30)\n"
+	    "      --quickack           ACK every reply at once "
+	    "(TCP_QUICKACK): avoids\n"
+	    "                           the 40 ms delayed-ACK stall with "
+	    "servers that\n"
+	    "                           write one reply in several Nagle'd "
+	    "segments\n"
+	    "      --json FILE          write the full result as JSON\n"
+	    "  -q, --quiet              no summary line\n",
+	    f);
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -61,9 +76,18 @@ static int parse_u64(const char *s, uint64_t *out)
 	if (errno || end == s)
 		return -EINVAL;
 	switch (*end) {
-	case 'k': case 'K': v *= 1024; end++; break;
-	case 'm': case 'M': v *= 1024 * 1024; end++; break;
-	default: break;
+	case 'k':
+	case 'K':
+		v *= 1024;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		v *= 1024 * 1024;
+		end++;
+		break;
+	default:
+		break;
 	}
 	if (*end)
 		return -EINVAL;
@@ -156,43 +180,57 @@ static bool rcpt_tmpl_ok(const char *t)
 }
 
 enum {
-	OPT_RCPT = 256, OPT_RCPT_USERS, OPT_FROM, OPT_HELO, OPT_LOGNORMAL,
-	OPT_SIZE_FILE, OPT_CONTENT, OPT_EML_DIR, OPT_EICAR, OPT_POOL,
-	OPT_SEED, OPT_NO_PIPE, OPT_NO_CHUNK, OPT_TIMEOUT, OPT_JSON, OPT_NETNS,
-	OPT_QUICKACK, OPT_PIPE_NEXT,
+	OPT_RCPT = 256,
+	OPT_RCPT_USERS,
+	OPT_FROM,
+	OPT_HELO,
+	OPT_LOGNORMAL,
+	OPT_SIZE_FILE,
+	OPT_CONTENT,
+	OPT_EML_DIR,
+	OPT_EICAR,
+	OPT_POOL,
+	OPT_SEED,
+	OPT_NO_PIPE,
+	OPT_NO_CHUNK,
+	OPT_TIMEOUT,
+	OPT_JSON,
+	OPT_NETNS,
+	OPT_QUICKACK,
+	OPT_PIPE_NEXT,
 };
 
 static const struct option long_opts[] = {
-	{"server", required_argument, NULL, 's'},
-	{"conns", required_argument, NULL, 'c'},
-	{"threads", required_argument, NULL, 't'},
-	{"messages", required_argument, NULL, 'm'},
-	{"per-conn", required_argument, NULL, 'k'},
-	{"rcpts", required_argument, NULL, 'r'},
-	{"size", required_argument, NULL, 'l'},
-	{"rate", required_argument, NULL, 'R'},
-	{"duration", required_argument, NULL, 'd'},
-	{"quiet", no_argument, NULL, 'q'},
-	{"help", no_argument, NULL, 'h'},
-	{"rcpt", required_argument, NULL, OPT_RCPT},
-	{"rcpt-users", required_argument, NULL, OPT_RCPT_USERS},
-	{"from", required_argument, NULL, OPT_FROM},
-	{"helo", required_argument, NULL, OPT_HELO},
-	{"lognormal", required_argument, NULL, OPT_LOGNORMAL},
-	{"size-file", required_argument, NULL, OPT_SIZE_FILE},
-	{"content", required_argument, NULL, OPT_CONTENT},
-	{"eml-dir", required_argument, NULL, OPT_EML_DIR},
-	{"eicar", required_argument, NULL, OPT_EICAR},
-	{"pool", required_argument, NULL, OPT_POOL},
-	{"seed", required_argument, NULL, OPT_SEED},
-	{"no-pipelining", no_argument, NULL, OPT_NO_PIPE},
-	{"no-chunking", no_argument, NULL, OPT_NO_CHUNK},
-	{"timeout", required_argument, NULL, OPT_TIMEOUT},
-	{"json", required_argument, NULL, OPT_JSON},
-	{"netns", required_argument, NULL, OPT_NETNS},
-	{"quickack", no_argument, NULL, OPT_QUICKACK},
-	{"pipeline-next", no_argument, NULL, OPT_PIPE_NEXT},
-	{NULL, 0, NULL, 0},
+    {"server", required_argument, NULL, 's'},
+    {"conns", required_argument, NULL, 'c'},
+    {"threads", required_argument, NULL, 't'},
+    {"messages", required_argument, NULL, 'm'},
+    {"per-conn", required_argument, NULL, 'k'},
+    {"rcpts", required_argument, NULL, 'r'},
+    {"size", required_argument, NULL, 'l'},
+    {"rate", required_argument, NULL, 'R'},
+    {"duration", required_argument, NULL, 'd'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"rcpt", required_argument, NULL, OPT_RCPT},
+    {"rcpt-users", required_argument, NULL, OPT_RCPT_USERS},
+    {"from", required_argument, NULL, OPT_FROM},
+    {"helo", required_argument, NULL, OPT_HELO},
+    {"lognormal", required_argument, NULL, OPT_LOGNORMAL},
+    {"size-file", required_argument, NULL, OPT_SIZE_FILE},
+    {"content", required_argument, NULL, OPT_CONTENT},
+    {"eml-dir", required_argument, NULL, OPT_EML_DIR},
+    {"eicar", required_argument, NULL, OPT_EICAR},
+    {"pool", required_argument, NULL, OPT_POOL},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"no-pipelining", no_argument, NULL, OPT_NO_PIPE},
+    {"no-chunking", no_argument, NULL, OPT_NO_CHUNK},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"json", required_argument, NULL, OPT_JSON},
+    {"netns", required_argument, NULL, OPT_NETNS},
+    {"quickack", no_argument, NULL, OPT_QUICKACK},
+    {"pipeline-next", no_argument, NULL, OPT_PIPE_NEXT},
+    {NULL, 0, NULL, 0},
 };
 
 static void set_defaults(struct ml_opts *o)

@@ -32,34 +32,34 @@ struct ml_opts {
 	char target[128];
 	const char *netns;
 
-	unsigned conns;          /* concurrent connections, all threads */
-	unsigned threads;        /* worker threads, one ring each */
-	uint64_t msgs;           /* messages in total */
-	unsigned msgs_per_conn;  /* 0: as many as the run has */
-	unsigned rcpts;          /* recipients per message */
-	unsigned rcpt_users;     /* distinct %d values cycled through */
-	const char *rcpt_tmpl;   /* printf template with one %d */
+	unsigned conns;		/* concurrent connections, all threads */
+	unsigned threads;	/* worker threads, one ring each */
+	uint64_t msgs;		/* messages in total */
+	unsigned msgs_per_conn; /* 0: as many as the run has */
+	unsigned rcpts;		/* recipients per message */
+	unsigned rcpt_users;	/* distinct %d values cycled through */
+	const char *rcpt_tmpl;	/* printf template with one %d */
 	const char *from;
 	const char *helo;
 
 	enum ml_size_kind size_kind;
-	uint64_t size;           /* fixed size, or lognormal median */
-	double sigma;            /* lognormal spread (of ln size) */
+	uint64_t size; /* fixed size, or lognormal median */
+	double sigma;  /* lognormal spread (of ln size) */
 	const char *size_file;
 	enum ml_content content;
 	const char *eml_dir;
-	double eicar_rate;       /* fraction of messages carrying EICAR */
-	unsigned pool_max;       /* distinct prebuilt messages */
+	double eicar_rate; /* fraction of messages carrying EICAR */
+	unsigned pool_max; /* distinct prebuilt messages */
 	uint64_t seed;
 
-	bool pipelining;         /* use PIPELINING if offered */
-	bool chunking;           /* use BDAT if offered */
-	bool pipeline_next;      /* next envelope right behind the dot */
-	double rate;             /* target msg/s; 0 = closed loop */
-	double duration_s;       /* stop dispatching after this; 0 = none */
-	uint64_t timeout_ns;     /* per reply / connect */
+	bool pipelining;     /* use PIPELINING if offered */
+	bool chunking;	     /* use BDAT if offered */
+	bool pipeline_next;  /* next envelope right behind the dot */
+	double rate;	     /* target msg/s; 0 = closed loop */
+	double duration_s;   /* stop dispatching after this; 0 = none */
+	uint64_t timeout_ns; /* per reply / connect */
 	const char *json_path;
-	bool quickack;           /* TCP_QUICKACK after every read */
+	bool quickack; /* TCP_QUICKACK after every read */
 	bool quiet;
 };
 

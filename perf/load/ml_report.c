@@ -8,18 +8,17 @@
 
 static const char *const cmd_names[] = {
 #define ML_CMD_NAME(e, s) s,
-	ML_CMD_LIST(ML_CMD_NAME)
+    ML_CMD_LIST(ML_CMD_NAME)
 #undef ML_CMD_NAME
 };
 
 static const char *const outcome_names[] = {
 #define ML_OUT_NAME(e, s) s,
-	ML_OUTCOME_LIST(ML_OUT_NAME)
+    ML_OUTCOME_LIST(ML_OUT_NAME)
 #undef ML_OUT_NAME
 };
 
-static const char *const class_names[] = {"2xx", "3xx", "4xx", "5xx",
-					  "other"};
+static const char *const class_names[] = {"2xx", "3xx", "4xx", "5xx", "other"};
 
 uint64_t ml_result_failed(const struct ml_result *r)
 {
@@ -42,9 +41,9 @@ static double ms(uint64_t ns)
 
 static double rate(const struct ml_result *r)
 {
-	return r->elapsed_s > 0 ? (double)r->st.outcome[ML_OUT_OK] /
-					  r->elapsed_s
-				: 0.0;
+	return r->elapsed_s > 0
+		   ? (double)r->st.outcome[ML_OUT_OK] / r->elapsed_s
+		   : 0.0;
 }
 
 void ml_report_summary(FILE *f, const struct ml_result *r)
@@ -77,8 +76,9 @@ static void json_hist(FILE *f, const char *name, const struct ml_hist *h)
 	unsigned i;
 	bool first = true;
 
-	fprintf(f, "  \"%s\": {\"count\": %llu, \"min_ms\": %.4f, "
-		   "\"mean_ms\": %.4f, \"max_ms\": %.4f, \"percentiles_ms\": {",
+	fprintf(f,
+		"  \"%s\": {\"count\": %llu, \"min_ms\": %.4f, "
+		"\"mean_ms\": %.4f, \"max_ms\": %.4f, \"percentiles_ms\": {",
 		name, (unsigned long long)h->count,
 		ms(h->count ? h->min_ns : 0),
 		h->count ? ms(h->sum_ns) / (double)h->count : 0.0,
@@ -117,8 +117,7 @@ static void json_str(FILE *f, const char *s)
 
 int ml_report_json(const char *path, const struct ml_result *r)
 {
-	static const char *const content[] = {"text", "html", "attach",
-					      "eml"};
+	static const char *const content[] = {"text", "html", "attach", "eml"};
 	static const char *const sizek[] = {"fixed", "lognormal", "file"};
 	const struct ml_stats *s = &r->st;
 	const struct ml_opts *o = r->o;
@@ -129,43 +128,47 @@ int ml_report_json(const char *path, const struct ml_result *r)
 		return -errno;
 	fprintf(f, "{\n  \"tool\": \"mxload\",\n  \"target\": ");
 	json_str(f, o->target);
-	fprintf(f, ",\n  \"params\": {\"conns\": %u, \"threads\": %u, "
-		   "\"messages\": %llu, \"per_conn\": %u, \"rcpts\": %u, "
-		   "\"size_kind\": \"%s\", \"size\": %llu, \"sigma\": %g, "
-		   "\"content\": \"%s\", \"eicar_rate\": %g, "
-		   "\"pipelining\": %s, \"chunking\": %s, "
-		   "\"pipeline_next\": %s, \"rate\": %g, "
-		   "\"duration_s\": %g, \"quickack\": %s, \"pool_messages\": %u, "
-		   "\"pool_bytes\": %llu},\n",
+	fprintf(f,
+		",\n  \"params\": {\"conns\": %u, \"threads\": %u, "
+		"\"messages\": %llu, \"per_conn\": %u, \"rcpts\": %u, "
+		"\"size_kind\": \"%s\", \"size\": %llu, \"sigma\": %g, "
+		"\"content\": \"%s\", \"eicar_rate\": %g, "
+		"\"pipelining\": %s, \"chunking\": %s, "
+		"\"pipeline_next\": %s, \"rate\": %g, "
+		"\"duration_s\": %g, \"quickack\": %s, \"pool_messages\": %u, "
+		"\"pool_bytes\": %llu},\n",
 		o->conns, o->threads, (unsigned long long)o->msgs,
 		o->msgs_per_conn, o->rcpts, sizek[o->size_kind],
 		(unsigned long long)o->size, o->sigma, content[o->content],
 		o->eicar_rate, o->pipelining ? "true" : "false",
 		o->chunking ? "true" : "false",
 		o->pipeline_next ? "true" : "false", o->rate, o->duration_s,
-		o->quickack ? "true" : "false", r->pool->clean_count + r->pool->eicar_count,
+		o->quickack ? "true" : "false",
+		r->pool->clean_count + r->pool->eicar_count,
 		(unsigned long long)r->pool->bytes);
-	fprintf(f, "  \"elapsed_s\": %.6f,\n  \"msgs_per_s\": %.2f,\n"
-		   "  \"sent\": %llu,\n  \"ok\": %llu,\n  \"failed\": %llu,\n"
-		   "  \"eicar_sent\": %llu,\n  \"bytes_sent\": %llu,\n"
-		   "  \"bdat_used\": %llu,\n  \"pipelined\": %llu,\n"
-		   "  \"pipelined_next\": %llu,\n"
-		   "  \"client_cpu_s\": {\"user\": %.3f, \"sys\": %.3f},\n",
-		r->elapsed_s, rate(r), (unsigned long long)s->started,
-		(unsigned long long)s->outcome[ML_OUT_OK],
-		(unsigned long long)ml_result_failed(r),
-		(unsigned long long)s->eicar_sent,
-		(unsigned long long)s->bytes_sent,
-		(unsigned long long)s->bdat_used,
-		(unsigned long long)s->pipelined,
-		(unsigned long long)s->pipelined_next, r->cpu_user_s, r->cpu_sys_s);
+	fprintf(
+	    f,
+	    "  \"elapsed_s\": %.6f,\n  \"msgs_per_s\": %.2f,\n"
+	    "  \"sent\": %llu,\n  \"ok\": %llu,\n  \"failed\": %llu,\n"
+	    "  \"eicar_sent\": %llu,\n  \"bytes_sent\": %llu,\n"
+	    "  \"bdat_used\": %llu,\n  \"pipelined\": %llu,\n"
+	    "  \"pipelined_next\": %llu,\n"
+	    "  \"client_cpu_s\": {\"user\": %.3f, \"sys\": %.3f},\n",
+	    r->elapsed_s, rate(r), (unsigned long long)s->started,
+	    (unsigned long long)s->outcome[ML_OUT_OK],
+	    (unsigned long long)ml_result_failed(r),
+	    (unsigned long long)s->eicar_sent,
+	    (unsigned long long)s->bytes_sent, (unsigned long long)s->bdat_used,
+	    (unsigned long long)s->pipelined,
+	    (unsigned long long)s->pipelined_next, r->cpu_user_s, r->cpu_sys_s);
 	fprintf(f, "  \"outcomes\": {");
 	for (i = 0; i < ML_OUT_COUNT; i++)
 		fprintf(f, "%s\"%s\": %llu", i ? ", " : "", outcome_names[i],
 			(unsigned long long)s->outcome[i]);
-	fprintf(f, "},\n  \"connections\": {\"opened\": %llu, "
-		   "\"connect_failed\": %llu, \"dropped\": %llu, "
-		   "\"timeouts\": %llu, \"protocol_errors\": %llu},\n",
+	fprintf(f,
+		"},\n  \"connections\": {\"opened\": %llu, "
+		"\"connect_failed\": %llu, \"dropped\": %llu, "
+		"\"timeouts\": %llu, \"protocol_errors\": %llu},\n",
 		(unsigned long long)s->conn_opened,
 		(unsigned long long)s->conn_failed,
 		(unsigned long long)s->conn_dropped,

@@ -15,9 +15,9 @@
 struct ml_result {
 	const struct ml_opts *o;
 	const struct ml_pool *pool;
-	struct ml_stats st;      /* summed over the workers */
+	struct ml_stats st; /* summed over the workers */
 	double elapsed_s;
-	double cpu_user_s;       /* mxload's own CPU time */
+	double cpu_user_s; /* mxload's own CPU time */
 	double cpu_sys_s;
 };
 

@@ -6,9 +6,9 @@
  * With PIPELINING the envelope and DATA (or BDAT LAST with its chunk)
  * leave in one write; with --pipeline-next, after a 354 the body, its
  * final dot and the next message's envelope leave in one write too
- * (RFC 2920 §3.1 allows commands after the end of data).  Every reply is counted as it arrives;
- * the next step is decided only when the last reply due is in and nothing
- * is being sent (act_due).
+ * (RFC 2920 §3.1 allows commands after the end of data).  Every reply is
+ * counted as it arrives; the next step is decided only when the last reply due
+ * is in and nothing is being sent (act_due).
  */
 #include "ml_worker.h"
 
@@ -52,8 +52,8 @@ static void iov_add(struct ml_conn *c, const void *p, size_t n)
 }
 
 /* Appends to obuf; the caller adds obuf to the iovecs once it is done. */
-__attribute__((format(printf, 2, 3)))
-static void out_cmd(struct ml_conn *c, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void out_cmd(struct ml_conn *c,
+							  const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -73,8 +73,8 @@ static void send_cmds(struct ml_worker *w, struct ml_conn *c)
 	ml_worker_send(w, c);
 }
 
-static void send_simple(struct ml_worker *w, struct ml_conn *c,
-			enum ml_cmd cmd, const char *text)
+static void send_simple(struct ml_worker *w, struct ml_conn *c, enum ml_cmd cmd,
+			const char *text)
 {
 	out_reset(c);
 	out_cmd(c, "%s\r\n", text);
@@ -82,8 +82,7 @@ static void send_simple(struct ml_worker *w, struct ml_conn *c,
 	send_cmds(w, c);
 }
 
-static void out_rcpt(struct ml_worker *w, struct ml_conn *c,
-		     struct ml_txn *t)
+static void out_rcpt(struct ml_worker *w, struct ml_conn *c, struct ml_txn *t)
 {
 	unsigned user = (unsigned)((w->rcpt_seq++ * w->o->threads + w->id) %
 				   w->o->rcpt_users);
@@ -140,8 +139,8 @@ void ml_smtp_start(struct ml_worker *w, struct ml_conn *c)
 	ml_worker_send(w, c);
 }
 
-static void finish_msg(struct ml_worker *w, struct ml_conn *c,
-		       struct ml_txn *t, int outcome)
+static void finish_msg(struct ml_worker *w, struct ml_conn *c, struct ml_txn *t,
+		       int outcome)
 {
 	if (!t->active)
 		return;
@@ -151,7 +150,8 @@ static void finish_msg(struct ml_worker *w, struct ml_conn *c,
 	if (outcome == ML_OUT_OK) {
 		uint64_t r = t->t_reply_ns;
 
-		ml_hist_record(&w->st.eod, r > t->t_eod_ns ? r - t->t_eod_ns : 0);
+		ml_hist_record(&w->st.eod,
+			       r > t->t_eod_ns ? r - t->t_eod_ns : 0);
 		ml_hist_record(&w->st.sched,
 			       r > t->t_intended_ns ? r - t->t_intended_ns : 0);
 	}
@@ -248,8 +248,7 @@ static void send_body(struct ml_worker *w, struct ml_conn *c)
 	c->send_has_eod = true;
 	pend_push(c, ML_CMD_DOT);
 	if (w->o->pipeline_next && c->pipelining && !c->chunking &&
-	    conn_has_room(w, c, 1) &&
-	    ml_worker_take_msg(w, n)) {
+	    conn_has_room(w, c, 1) && ml_worker_take_msg(w, n)) {
 		out_envelope(w, c, n);
 		iov_add(c, c->obuf, c->olen);
 		w->st.pipelined_next++;
@@ -333,8 +332,8 @@ static void act(struct ml_worker *w, struct ml_conn *c)
 		if (code != 354) {
 			if (t->fail < 0)
 				t->fail = t->rcpt_ok == 0 && t->mail_ok
-						  ? t->rcpt_fail
-						  : fail_of(code);
+					      ? t->rcpt_fail
+					      : fail_of(code);
 			after_txn_failure(w, c, t->fail);
 			return;
 		}
@@ -489,7 +488,7 @@ void ml_smtp_sent(struct ml_worker *w, struct ml_conn *c)
 		t->t_eod_ns = ml_now_ns();
 		t->eod_done = true;
 		w->st.bytes_sent +=
-			t->use_bdat ? t->msg->raw_len : t->msg->stuffed_len;
+		    t->use_bdat ? t->msg->raw_len : t->msg->stuffed_len;
 	}
 	maybe_act(w, c);
 }

@@ -29,12 +29,18 @@ enum ml_cmd {
 #define ML_CMD_ENUM(e, s) ML_CMD_##e,
 	ML_CMD_LIST(ML_CMD_ENUM)
 #undef ML_CMD_ENUM
-	ML_CMD_COUNT
+	    ML_CMD_COUNT
 };
 
 /* Reply classes: 2xx, 3xx, 4xx, 5xx and anything else. */
-enum { ML_CLASS_2, ML_CLASS_3, ML_CLASS_4, ML_CLASS_5, ML_CLASS_OTHER,
-       ML_CLASS_COUNT };
+enum {
+	ML_CLASS_2,
+	ML_CLASS_3,
+	ML_CLASS_4,
+	ML_CLASS_5,
+	ML_CLASS_OTHER,
+	ML_CLASS_COUNT
+};
 
 /* How a message ended; X(enum suffix, name in reports). */
 #define ML_OUTCOME_LIST(X)                                                     \
@@ -49,25 +55,25 @@ enum ml_outcome {
 #define ML_OUT_ENUM(e, s) ML_OUT_##e,
 	ML_OUTCOME_LIST(ML_OUT_ENUM)
 #undef ML_OUT_ENUM
-	ML_OUT_COUNT
+	    ML_OUT_COUNT
 };
 
 struct ml_stats {
 	uint64_t replies[ML_CMD_COUNT][ML_CLASS_COUNT];
 	uint64_t outcome[ML_OUT_COUNT];
-	uint64_t started;        /* messages handed to a connection */
-	uint64_t eicar_sent;     /* of those, carrying EICAR */
-	uint64_t bytes_sent;     /* message bytes (after stuffing) */
+	uint64_t started;    /* messages handed to a connection */
+	uint64_t eicar_sent; /* of those, carrying EICAR */
+	uint64_t bytes_sent; /* message bytes (after stuffing) */
 	uint64_t conn_opened;
-	uint64_t conn_failed;    /* connect() failed */
-	uint64_t conn_dropped;   /* EOF or error while a reply was due */
+	uint64_t conn_failed;  /* connect() failed */
+	uint64_t conn_dropped; /* EOF or error while a reply was due */
 	uint64_t timeouts;
-	uint64_t proto_errors;   /* unparseable or unexpected replies */
-	uint64_t bdat_used;      /* messages sent with BDAT */
-	uint64_t pipelined;      /* transactions sent pipelined */
+	uint64_t proto_errors;	 /* unparseable or unexpected replies */
+	uint64_t bdat_used;	 /* messages sent with BDAT */
+	uint64_t pipelined;	 /* transactions sent pipelined */
 	uint64_t pipelined_next; /* envelopes sent behind a dot */
-	struct ml_hist eod;      /* end of data -> final reply */
-	struct ml_hist sched;    /* intended start -> final reply */
+	struct ml_hist eod;	 /* end of data -> final reply */
+	struct ml_hist sched;	 /* intended start -> final reply */
 };
 
 static inline unsigned ml_reply_class(int code)

@@ -97,10 +97,10 @@ void ml_worker_close(struct ml_worker *w, struct ml_conn *c)
 		 * retries go on for minutes): cancel it. */
 		struct io_uring_sqe *sqe = get_sqe(w);
 
-		io_uring_prep_cancel64(sqe, ((uint64_t)c->idx << 2) |
-						    OP_CONNECT, 0);
-		io_uring_sqe_set_data64(sqe, ((uint64_t)c->idx << 2) |
-						     OP_CANCEL);
+		io_uring_prep_cancel64(sqe,
+				       ((uint64_t)c->idx << 2) | OP_CONNECT, 0);
+		io_uring_sqe_set_data64(sqe,
+					((uint64_t)c->idx << 2) | OP_CANCEL);
 	}
 	/* Wakes any pending recv or send with an error or 0. */
 	shutdown(c->fd, SHUT_RDWR);
@@ -183,8 +183,8 @@ static void open_conn(struct ml_worker *w, struct ml_conn *c)
 /* Hand every due message to an idle connection or a free slot. */
 static void dispatch(struct ml_worker *w)
 {
-	if (!w->draining && ((w->stop_at_ns && ml_now_ns() >= w->stop_at_ns) ||
-			     *w->stop))
+	if (!w->draining &&
+	    ((w->stop_at_ns && ml_now_ns() >= w->stop_at_ns) || *w->stop))
 		w->draining = true;
 	while (!ml_worker_exhausted(w)) {
 		struct ml_conn *c;
@@ -219,8 +219,8 @@ static void dispatch(struct ml_worker *w)
 /* An open connection lost its peer while a reply was due. */
 static void dropped(struct ml_worker *w, struct ml_conn *c)
 {
-	bool quitting = c->pend_count == 1 &&
-			c->pend[c->pend_head] == ML_CMD_QUIT;
+	bool quitting =
+	    c->pend_count == 1 && c->pend[c->pend_head] == ML_CMD_QUIT;
 
 	if (!quitting && (c->pend_count || c->tx[c->cur].active))
 		w->st.conn_dropped++;
@@ -286,7 +286,7 @@ static void on_cqe(struct ml_worker *w, uint64_t ud, int res)
 			/* A short send: the rest goes out from where it
 			 * stopped. */
 			c->iov[c->iov_i].iov_base =
-				(char *)c->iov[c->iov_i].iov_base + n;
+			    (char *)c->iov[c->iov_i].iov_base + n;
 			c->iov[c->iov_i].iov_len -= n;
 			ml_worker_send(w, c);
 			return;
@@ -382,14 +382,15 @@ void *ml_worker_run(void *arg)
 		}
 		ts.tv_sec = (long long)(wait_ns / 1000000000ull);
 		ts.tv_nsec = (long long)(wait_ns % 1000000000ull);
-		rc = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1,
-						      &ts, NULL);
+		rc = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts,
+						      NULL);
 		if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN &&
 		    rc != -EBUSY) {
 			w->err = rc;
 			break;
 		}
-		io_uring_for_each_cqe(&w->ring, head, cqe) {
+		io_uring_for_each_cqe(&w->ring, head, cqe)
+		{
 			on_cqe(w, cqe->user_data, cqe->res);
 			seen++;
 		}
@@ -458,4 +459,3 @@ void ml_worker_fini(struct ml_worker *w)
 		io_uring_queue_exit(&w->ring);
 	w->conns = NULL;
 }
-

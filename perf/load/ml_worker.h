@@ -30,10 +30,10 @@
 #define ML_RBUF_SIZE 2048
 
 enum ml_conn_state {
-	ML_CS_FREE,        /* no socket; on the free list */
+	ML_CS_FREE, /* no socket; on the free list */
 	ML_CS_CONNECTING,
 	ML_CS_OPEN,
-	ML_CS_CLOSING,     /* shut down, waiting for its operations */
+	ML_CS_CLOSING, /* shut down, waiting for its operations */
 };
 
 /* One message's transaction on a connection. */
@@ -47,19 +47,19 @@ struct ml_txn {
 	bool use_bdat;
 	bool mail_ok;
 	unsigned rcpt_sent, rcpt_ok;
-	int fail;                /* enum ml_outcome, or -1 while none */
-	int rcpt_fail;           /* outcome of the first refused RCPT */
+	int fail;      /* enum ml_outcome, or -1 while none */
+	int rcpt_fail; /* outcome of the first refused RCPT */
 };
 
 struct ml_conn {
 	int fd;
 	uint32_t idx;
 	enum ml_conn_state state;
-	unsigned inflight;       /* ring operations not yet completed */
+	unsigned inflight; /* ring operations not yet completed */
 	bool recv_inflight;
 	bool send_inflight;
-	bool act_due;            /* all replies in: decide the next step */
-	bool pipelining;         /* offered by the server and allowed */
+	bool act_due;	 /* all replies in: decide the next step */
+	bool pipelining; /* offered by the server and allowed */
 	bool chunking;
 	unsigned msgs_on_conn;
 	uint64_t deadline_ns;
@@ -86,7 +86,7 @@ struct ml_conn {
 	size_t olen;
 	struct iovec iov[4];
 	unsigned iov_i, iov_n;
-	bool send_has_eod;       /* the send ends tx[cur]'s content */
+	bool send_has_eod; /* the send ends tx[cur]'s content */
 	struct msghdr mh;
 };
 
@@ -94,8 +94,8 @@ struct ml_worker {
 	/* in */
 	unsigned id;
 	unsigned nconns;
-	uint64_t total;          /* messages this worker sends */
-	double rate;             /* msg/s for this worker, 0 = closed loop */
+	uint64_t total; /* messages this worker sends */
+	double rate;	/* msg/s for this worker, 0 = closed loop */
 	const struct ml_opts *o;
 	const struct ml_pool *pool;
 	const volatile sig_atomic_t *stop;
@@ -103,14 +103,14 @@ struct ml_worker {
 	struct io_uring ring;
 	bool ring_ready;
 	struct ml_conn *conns;
-	uint32_t *idle;          /* open connections without a message */
+	uint32_t *idle; /* open connections without a message */
 	unsigned nidle;
-	uint32_t *freel;         /* closed slots */
+	uint32_t *freel; /* closed slots */
 	unsigned nfree;
 	uint64_t dispatched;
 	uint64_t interval_ns;
 	uint64_t t0_ns;
-	uint64_t stop_at_ns;     /* no new message after this; 0 = never */
+	uint64_t stop_at_ns; /* no new message after this; 0 = never */
 	bool draining;
 	uint64_t rng;
 	uint64_t msg_seq;

@@ -135,10 +135,10 @@ int main(int argc, char **argv)
 	}
 	res.elapsed_s = t_end > t_begin ? (double)(t_end - t_begin) / 1e9 : 0;
 	getrusage(RUSAGE_SELF, &ru);
-	res.cpu_user_s = (double)ru.ru_utime.tv_sec +
-			 (double)ru.ru_utime.tv_usec / 1e6;
-	res.cpu_sys_s = (double)ru.ru_stime.tv_sec +
-			(double)ru.ru_stime.tv_usec / 1e6;
+	res.cpu_user_s =
+	    (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+	res.cpu_sys_s =
+	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 	if (!o.quiet)
 		ml_report_summary(stdout, &res);
 	if (o.json_path) {
