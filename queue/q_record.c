@@ -44,7 +44,22 @@
  *      DEFERRED    u64 retry-at wall ns, then text
  *      VERDICT, BOUNCED, RELEASED, QUARANTINED: text
  *      DELIVERED, HELD, DELETED, FLUSHED: empty
+ *      SNAPSHOT    (aux = state 0..5, as enum q_state) the whole state of
+ *                  a message, written by copy-forward and compaction so
+ *                  older state records can go:
+ *                    0  1  held_from (a state, 0..5)
+ *                    1  1  flags: 1 = has verdict, 2 = has last error
+ *                    2  2  reserved, 0
+ *                    4  4  attempts
+ *                    8  8  next attempt, wall ns
+ *                    16 4  rcpt_count R
+ *                    20 R  recipient status, one byte each, 0..3
+ *                    .. 4  verdict length V (0 unless flag 1)
+ *                    .. V  verdict text
+ *                    ..    the rest: last error text (empty unless flag 2)
  *   text is UTF-8 without NUL bytes, not terminated.
+ *   DELETED aux: 0 operator, 1 write failed (never acknowledged), 2 final
+ *   (written by compaction for a message already finished).
  *
  * A record is valid when: it starts inside the segment, its 32-byte header
  * lies inside it, len >= 32 and off + len <= segment size (a record never
@@ -185,6 +200,34 @@ long q_rec_encode_state(uint8_t *buf, size_t size, uint8_t type, uint32_t aux,
 	return (long)len;
 }
 
+long q_rec_encode_snapshot(uint8_t *buf, size_t size, uint64_t id,
+			   uint64_t wall_ns, const struct q_snap *sn,
+			   uint64_t salt)
+{
+	size_t vlen = sn->verdict ? strlen(sn->verdict) : 0;
+	size_t elen = sn->last_error ? strlen(sn->last_error) : 0;
+	size_t len = Q_REC_HDR_SIZE + 24 + sn->rcpt_count + vlen + elen;
+	uint8_t *p = buf + Q_REC_HDR_SIZE;
+
+	if (len > size || len > UINT32_MAX)
+		return -ENOBUFS;
+	q_rec_hdr_fill(buf, (uint32_t)len, Q_REC_SNAPSHOT, sn->state, id,
+		       wall_ns);
+	p[0] = sn->held_from;
+	p[1] = (uint8_t)((sn->verdict ? 1 : 0) | (sn->last_error ? 2 : 0));
+	put16(p + 2, 0);
+	put32(p + 4, sn->attempts);
+	put64(p + 8, sn->next_attempt_wall_ns);
+	put32(p + 16, sn->rcpt_count);
+	memcpy(p + 20, sn->rcpt_status, sn->rcpt_count);
+	p += 20 + sn->rcpt_count;
+	put32(p, (uint32_t)vlen);
+	memcpy(p + 4, sn->verdict ? sn->verdict : "", vlen);
+	memcpy(p + 4 + vlen, sn->last_error ? sn->last_error : "", elen);
+	q_rec_seal(buf, salt);
+	return (long)len;
+}
+
 static bool all_zero(const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -229,8 +272,41 @@ static int rec_payload(struct q_rec *r)
 	case Q_REC_RELEASED:
 	case Q_REC_QUARANTINED:
 		break;
+	case Q_REC_SNAPSHOT: {
+		struct q_snap_rec *sn = &r->snap;
+		uint32_t vlen;
+
+		if (n < 24 || r->aux > 5 || p[0] > 5 || p[1] > 3 ||
+		    get16(p + 2) != 0)
+			return -EBADMSG;
+		sn->held_from = p[0];
+		sn->has_verdict = p[1] & 1;
+		sn->has_error = p[1] & 2;
+		sn->attempts = get32(p + 4);
+		r->until_wall_ns = get64(p + 8);
+		sn->rcpt_count = get32(p + 16);
+		if (sn->rcpt_count > n - 24)
+			return -EBADMSG;
+		sn->rcpt_status = p + 20;
+		for (uint32_t i = 0; i < sn->rcpt_count; i++)
+			if (sn->rcpt_status[i] > 3)
+				return -EBADMSG;
+		p += 20 + sn->rcpt_count;
+		n -= 20 + sn->rcpt_count;
+		vlen = get32(p);
+		if (vlen > n - 4 || (vlen && !sn->has_verdict) ||
+		    memchr(p + 4, 0, vlen))
+			return -EBADMSG;
+		sn->verdict = p + 4;
+		sn->verdict_len = vlen;
+		p += 4 + vlen;
+		n -= 4 + vlen;
+		if (n && !sn->has_error)
+			return -EBADMSG;
+		break;
+	}
 	case Q_REC_DELETED:
-		if (r->aux > Q_DEL_WRITE_FAILED)
+		if (r->aux > Q_DEL_FINAL)
 			return -EBADMSG;
 		/* fall through */
 	case Q_REC_DELIVERED:

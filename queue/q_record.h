@@ -30,11 +30,13 @@ enum q_rec_type {
 	Q_REC_QUARANTINED,	/* text = reason */
 	Q_REC_DELETED,		/* aux = Q_DEL_* */
 	Q_REC_FLUSHED,		/* deferred message made due at wall_ns */
+	Q_REC_SNAPSHOT,		/* aux = state: the whole state of a message */
 	Q_REC__END
 };
 
 #define Q_DEL_OPERATOR 0	/* q_store_delete */
 #define Q_DEL_WRITE_FAILED 1	/* its commit failed; never acknowledged */
+#define Q_DEL_FINAL 2		/* written by compaction: already final */
 
 struct q_seg_hdr {
 	uint16_t shard;
@@ -61,9 +63,31 @@ struct q_rec {
 	size_t body_len;
 	/* Q_REC_DEFERRED only: */
 	uint64_t until_wall_ns;
-	/* text records: the text (no NUL inside, not terminated) */
+	/* text records: the text (no NUL inside, not terminated);
+	 * SNAPSHOT: the last deferral error */
 	const uint8_t *text;
 	size_t text_len;
+	/* Q_REC_SNAPSHOT only (aux = state, until_wall_ns = next attempt): */
+	struct q_snap_rec {
+		uint8_t held_from;
+		bool has_verdict, has_error;
+		uint32_t attempts;
+		uint32_t rcpt_count;
+		const uint8_t *rcpt_status;	/* rcpt_count bytes, 0..3 */
+		const uint8_t *verdict;
+		size_t verdict_len;
+	} snap;
+};
+
+/* What a SNAPSHOT record says (encoding side). */
+struct q_snap {
+	uint8_t state, held_from;
+	uint32_t attempts;
+	uint64_t next_attempt_wall_ns;
+	uint32_t rcpt_count;
+	const uint8_t *rcpt_status;
+	const char *verdict;		/* NULL: none */
+	const char *last_error;		/* NULL: none */
 };
 
 void q_seg_hdr_encode(const struct q_seg_hdr *h, uint8_t out[Q_SEG_HDR_SIZE]);
@@ -90,6 +114,11 @@ void q_rec_seal(uint8_t *rec, uint64_t salt);
 long q_rec_encode_state(uint8_t *buf, size_t size, uint8_t type, uint32_t aux,
 			uint64_t id, uint64_t wall_ns, uint64_t until,
 			const char *text, uint64_t salt);
+
+/* Encodes a SNAPSHOT record; its length (unpadded) or -ENOBUFS. */
+long q_rec_encode_snapshot(uint8_t *buf, size_t size, uint64_t id,
+			   uint64_t wall_ns, const struct q_snap *sn,
+			   uint64_t salt);
 
 /*
  * Decodes the record at off in a segment of seg_len bytes.  Returns 1 and

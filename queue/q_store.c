@@ -40,6 +40,8 @@ void q_conf_defaults(struct q_conf *c)
 	c->staging_count = 256;
 	c->spare_segments = 2;
 	c->batches_max = 2;
+	c->state_compact_bytes = 0;
+	c->copy_forward_pct = 25;
 }
 
 int q_store_fd(struct q_store *s)
@@ -332,6 +334,8 @@ static int check_conf(const struct q_conf *c, char *err, size_t errlen)
 		why = "sync_method: unknown";
 	else if (c->io_mode != Q_IO_URING && c->io_mode != Q_IO_SYNC)
 		why = "io_mode: unknown";
+	else if (c->copy_forward_pct > 100)
+		why = "copy_forward_pct: must be 0..100";
 	else if (c->batches_max < 1 || c->batches_max > 16)
 		why = "batches_max: must be 1..16";
 	if (why)
@@ -339,7 +343,7 @@ static int check_conf(const struct q_conf *c, char *err, size_t errlen)
 	return why ? -EINVAL : 0;
 }
 
-static int state_seg_new(struct q_store *s, char *err, size_t errlen)
+int q_store_state_seg_new(struct q_store *s, char *err, size_t errlen)
 {
 	struct q_seg *seg = q_seg_create(s, Q_SEG_SHARD_STATE,
 					 s->state_next_seq, err, errlen);
@@ -405,7 +409,7 @@ struct q_store *q_store_open(const struct q_conf *conf, char *err,
 		       "lost on a crash or power failure; benchmarks only\"");
 	if (recover(s, err, errlen) < 0)
 		goto fail;
-	if (state_seg_new(s, err, errlen) < 0)
+	if (q_store_state_seg_new(s, err, errlen) < 0)
 		goto fail;
 	mx_log(MX_LOG_INFO, "queue",
 	       "msg=\"recovered\" dir=%s msgs=%llu live=%zu "
@@ -421,7 +425,7 @@ fail:
 	return NULL;
 }
 
-static void ents_free(struct q_store *s, struct q_seg *seg)
+void q_store_ents_free(struct q_store *s, struct q_seg *seg)
 {
 	struct q_ent *e = seg->ents, *next;
 
@@ -459,7 +463,7 @@ void q_store_close(struct q_store *s)
 			q_seg_abort(s, s->prep[i]);
 	for (seg = s->segs; seg; seg = next) {
 		next = seg->next;
-		ents_free(s, seg);
+		q_store_ents_free(s, seg);
 		q_seg_free(s, seg, false);
 	}
 	q_index_destroy(s->idx);
@@ -540,9 +544,10 @@ int q_store_state_commit(struct q_store *s)
 			if (rc < 0)
 				goto fail;
 			s->state_off += chunk;
+			s->state_since_compact += chunk;
 			done += chunk;
 		}
-		if (done < s->pend_len && state_seg_new(s, err, sizeof(err)) < 0) {
+		if (done < s->pend_len && q_store_state_seg_new(s, err, sizeof(err)) < 0) {
 			mx_log(MX_LOG_ERR, "queue", "msg=\"state log\" err=\"%s\"",
 			       err);
 			rc = -EIO;
@@ -581,10 +586,15 @@ static void take_notice(struct q_store *s, struct q_note *n)
 	case Q_NOTE_FAILED:
 		/* Never acknowledged: make sure a restart does not find them
 		 * (a failed sync may still have written the bytes). */
-		for (uint32_t i = 0; i < n->count; i++)
+		for (uint32_t i = 0; i < n->count; i++) {
 			q_store_state_append(s, Q_REC_DELETED,
 					     Q_DEL_WRITE_FAILED, n->ent[i].id,
 					     mx_wall_ns(), 0, NULL);
+			/* Indexed as final, so compaction keeps saying so
+			 * while the bytes may still be in the segment. */
+			q_store_index_failed(s, n->seg, n->ent[i].id,
+					     n->ent[i].off, n->ent[i].len);
+		}
 		break;
 	case Q_NOTE_SEALED:
 		n->seg->sealed = true;
@@ -682,7 +692,7 @@ static int retire(struct q_store *s)
 			continue;
 		}
 		*pp = seg->next;
-		ents_free(s, seg);
+		q_store_ents_free(s, seg);
 		s->disk_bytes -= seg->size;
 		q_seg_free(s, seg, true);
 		n++;
@@ -715,6 +725,10 @@ int q_store_poll(struct q_store *s)
 		if (rc < 0)
 			return rc;
 	}
+	rc = q_compact_poll(s);
+	if (rc < 0)
+		return rc;
+	n += rc;
 	n += retire(s);
 	/* A few MiB of zeroing per poll, so notices keep flowing; a shard
 	 * with no spare left at all gets one made in one go. */
@@ -751,4 +765,6 @@ void q_store_stats(struct q_store *s, struct q_stats *st)
 	st->quota_bytes = s->conf.quota_bytes;
 	st->recovered_msgs = s->recovered_msgs;
 	st->recovered_discarded_bytes = s->recovered_discarded;
+	st->copied_forward = s->copied_msgs;
+	st->compactions = s->compactions;
 }

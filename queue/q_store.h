@@ -19,8 +19,15 @@
  * Disk layout under conf.dir:
  *   lock                   flock()ed while a process has the store open
  *   shard-NNN/SSSSSSSSSSSSSSSS.seg   ingest segments of shard NNN (seq hex)
- *   state/SSSSSSSSSSSSSSSS.seg       the store's own log: state records and
- *                                    messages copied forward
+ *   state/SSSSSSSSSSSSSSSS.seg       the store's own log: state records,
+ *                                    messages copied forward and snapshots
+ *
+ * Retention: disk use stays bounded by live data plus a margin.  Ingest
+ * segments go once every message in them is final; one that holds only a
+ * few live messages has them copied forward (record + snapshot of its
+ * state) into the state log first.  The state log is compacted: a new
+ * state segment gets a snapshot of every message still on disk, then the
+ * older state segments are deleted.  See q_compact.c.
  * The byte format of segments and records is specified in q_record.c.
  */
 #ifndef Q_STORE_H
@@ -61,6 +68,14 @@ struct q_conf {
 					 * 1..16: while they are, new messages
 					 * wait and join the next batch */
 	const struct q_io_ops *io;	/* NULL = q_io_posix */
+	/* retention: a sealed ingest segment whose live bytes fall below
+	 * copy_forward_pct of its size has its live messages copied forward
+	 * into the state log (0 = never), so it can be deleted; the state
+	 * log is compacted (a snapshot of every message, older state
+	 * segments deleted) after state_compact_bytes were appended to it
+	 * (0 = segment_size). */
+	unsigned copy_forward_pct;
+	uint64_t state_compact_bytes;
 };
 
 /* Fills conf with the defaults (dir "./var/queue"). */
@@ -163,6 +178,8 @@ struct q_stats {
 	bool over_quota;		/* shards refuse new messages */
 	uint64_t quota_bytes;
 	uint64_t recovered_msgs, recovered_discarded_bytes;	/* at open */
+	uint64_t copied_forward;	/* messages copied forward */
+	uint64_t compactions;		/* state-log compactions */
 };
 void q_store_stats(struct q_store *s, struct q_stats *st);
 

@@ -106,6 +106,9 @@ struct q_store {
 	uint8_t *pend;			/* encoded, not yet written */
 	size_t pend_len, pend_size;
 	bool failed;			/* state log I/O failed */
+	uint64_t state_since_compact;	/* state log bytes since compaction */
+	uint64_t last_compact_bytes;	/* what the last compaction wrote */
+	uint64_t copied_msgs, compactions;	/* for stats and tests */
 	/* index */
 	struct q_index *idx;
 	/* the same entries by state, for q_store_next; if an insert ever
@@ -135,6 +138,11 @@ void q_seg_free(struct q_store *s, struct q_seg *seg, bool unlink_file);
 void q_seg_path(const struct q_store *s, uint16_t shard, uint64_t seq,
 		char *buf, size_t size);
 
+/* Starts a new state-log segment (the current one is sealed). */
+int q_store_state_seg_new(struct q_store *s, char *err, size_t errlen);
+/* Drops every index entry of seg. */
+void q_store_ents_free(struct q_store *s, struct q_seg *seg);
+
 /* Tops up every shard's ring of prepared segments; how many were made. */
 int q_store_supply_spares(struct q_store *s);
 
@@ -151,6 +159,14 @@ int q_store_index_msg(struct q_store *s, struct q_seg *seg, uint64_t id,
 		      uint64_t off, uint32_t len, const struct q_rec *r);
 int q_store_apply(struct q_store *s, const struct q_rec *r, bool replay);
 void q_store_ent_free(struct q_ent *e);
+/* SNAPSHOT record of e's whole state into buf (unsealed); -errno. */
+long q_store_snapshot_encode(struct q_ent *e, uint8_t *buf, size_t size);
+/* Indexes a message whose commit failed, already final (DONE). */
+int q_store_index_failed(struct q_store *s, struct q_seg *seg, uint64_t id,
+			 uint64_t off, uint32_t len);
+/* Copy-forward and state-log compaction (q_compact.c): from poll, after
+ * the state log is synced.  Returns work done or -errno (state log). */
+int q_compact_poll(struct q_store *s);
 /* Drops e from the index (both views) and frees it. */
 void q_store_ent_drop(struct q_store *s, struct q_ent *e);
 /* Writes and syncs the pending state records; 0 or -errno. */

@@ -34,6 +34,7 @@ static const char *const rec_names[Q_REC__END] = {
 	[Q_REC_DEFERRED] = "deferred",	[Q_REC_HELD] = "held",
 	[Q_REC_RELEASED] = "released",	[Q_REC_QUARANTINED] = "quarantined",
 	[Q_REC_DELETED] = "deleted",	[Q_REC_FLUSHED] = "flushed",
+	[Q_REC_SNAPSHOT] = "compacted",
 };
 
 void q_id_fmt(uint64_t id, char buf[17])
@@ -114,6 +115,8 @@ static void set_state(struct q_store *s, struct q_ent *e, enum q_state st)
 {
 	if (e->state == st)
 		return;
+	if ((unsigned)st >= Q_ST__COUNT)
+		mx_panic("queue: bad state %d", (int)st);
 	by_state_move(s, e, e->state, st);
 	s->count[e->state]--;
 	s->count[st]++;
@@ -275,6 +278,74 @@ static bool all_final(const struct q_ent *e)
 	return true;
 }
 
+static char *bytes_dup(const uint8_t *p, size_t n)
+{
+	char *t = malloc(n + 1);
+
+	if (t) {
+		memcpy(t, p, n);
+		t[n] = 0;
+	}
+	return t;
+}
+
+/* A snapshot replaces everything the records before it said. */
+static void snap_apply(struct q_store *s, struct q_ent *e,
+		       const struct q_rec *r)
+{
+	const struct q_snap_rec *sn = &r->snap;
+
+	if (sn->rcpt_count == e->env.rcpt_count)
+		memcpy(e->rcpt_status, sn->rcpt_status, sn->rcpt_count);
+	e->held_from = sn->held_from;
+	e->attempts = sn->attempts;
+	e->next_attempt_wall_ns = r->until_wall_ns;
+	free(e->verdict);
+	e->verdict = sn->has_verdict ? bytes_dup(sn->verdict, sn->verdict_len)
+				     : NULL;
+	free(e->last_error);
+	e->last_error = sn->has_error ? bytes_dup(r->text, r->text_len) : NULL;
+	set_state(s, e, (enum q_state)r->aux);
+}
+
+/* Encodes the whole state of e as a SNAPSHOT record (salt 0: sealed when
+ * written). */
+long q_store_snapshot_encode(struct q_ent *e, uint8_t *buf, size_t size)
+{
+	struct q_snap sn = {
+		.state = e->state, .held_from = e->held_from,
+		.attempts = e->attempts,
+		.next_attempt_wall_ns = e->next_attempt_wall_ns,
+		.rcpt_count = e->env.rcpt_count, .rcpt_status = e->rcpt_status,
+		.verdict = e->verdict, .last_error = e->last_error,
+	};
+	int rc = ent_load(e);
+
+	if (rc < 0)
+		return rc;
+	sn.rcpt_count = e->env.rcpt_count;
+	sn.rcpt_status = e->rcpt_status;
+	return q_rec_encode_snapshot(buf, size, e->id, mx_wall_ns(), &sn, 0);
+}
+
+/* Index entry for a message whose commit failed: final at once, kept until
+ * its segment goes so compaction keeps saying so. */
+int q_store_index_failed(struct q_store *s, struct q_seg *seg, uint64_t id,
+			 uint64_t off, uint32_t len)
+{
+	struct q_ent *e;
+	int rc;
+
+	if (q_index_get(s->idx, id))
+		return 0;
+	rc = q_store_index_msg(s, seg, id, off, len, NULL);
+	if (rc < 0)
+		return rc;
+	e = q_index_get(s->idx, id);
+	set_state(s, e, Q_ST_DONE);
+	return 0;
+}
+
 /* The transition rules, shared by live changes and replay.  Live changes
  * are checked (-EINVAL); replay applies what was once accepted. */
 int q_store_apply(struct q_store *s, const struct q_rec *r, bool replay)
@@ -348,6 +419,11 @@ int q_store_apply(struct q_store *s, const struct q_rec *r, bool replay)
 		if (st != Q_ST_DEFERRED)
 			return replay ? 0 : -EINVAL;
 		e->next_attempt_wall_ns = r->wall_ns;
+		break;
+	case Q_REC_SNAPSHOT:
+		if (!replay)
+			return -EINVAL;
+		snap_apply(s, e, r);
 		break;
 	default:
 		return replay ? 0 : -EINVAL;

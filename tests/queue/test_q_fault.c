@@ -4,8 +4,12 @@
  * or crash at the Nth sync dropping, keeping, corrupting (or a mix of) the
  * unsynced writes.  Then recover with plain I/O and check: every
  * acknowledged message is there with its exact bytes, nothing is there that
- * was never submitted, without a crash nothing unacknowledged is there, and
- * verdicts made durable by a successful poll survived.
+ * was never submitted, without a crash nothing unacknowledged is there,
+ * verdicts made durable by a successful poll survived, and messages whose
+ * delivery was made durable stay finished.  Most messages are delivered
+ * soon after their verdict, so old segments keep only a few live messages:
+ * the sweep runs through copy-forward and state-log compaction too (the
+ * baseline checks that both happened), crashes included.
  * The shard runs in Q_IO_SYNC mode so every write goes through the shim.
  */
 #include <errno.h>
@@ -19,7 +23,7 @@
 #include "q_shard.h"
 #include "q_store.h"
 
-#define MSGS 64
+#define MSGS 96
 #define PER_ROUND 4
 
 static int failures;
@@ -29,7 +33,16 @@ struct run {
 	int status[MSGS];	/* 1 = not completed yet */
 	bool opened[MSGS];
 	bool verdict_durable[MSGS];
+	bool delivered[MSGS];		/* a delivery was recorded */
+	bool delivered_durable[MSGS];
+	uint64_t copied, compactions;
 };
+
+/* Every fifth message stays undelivered: long-lived mail. */
+static bool to_deliver(int k)
+{
+	return k % 5 != 0;
+}
 
 static struct q_rcpt rcpt = { "u@example.org", 0, NULL };
 static struct q_envelope env = {
@@ -65,6 +78,7 @@ static void conf_for(struct q_conf *c, const char *dir,
 	c->staging_count = 16;
 	c->io_mode = Q_IO_SYNC;
 	c->spare_segments = 1;
+	c->state_compact_bytes = 2048;
 	c->io = io;
 }
 
@@ -89,6 +103,7 @@ static void workload(struct q_fault *f, const char *dir, struct run *r)
 	}
 	for (int i = 0; i < MSGS && !q_fault_crashed(f); i += PER_ROUND) {
 		bool pending_verdict[MSGS] = { false };
+		bool pending_dlv[MSGS] = { false };
 
 		for (int k = i; k < i + PER_ROUND; k++) {
 			struct q_msg *m;
@@ -113,10 +128,28 @@ static void workload(struct q_fault *f, const char *dir, struct run *r)
 			    q_store_set_verdict(s, r->id[k], Q_VERDICT_CLEAN,
 						"ok") == 0)
 				pending_verdict[k] = true;
+		/* Deliver those scanned a round earlier. */
+		for (int k = i - 2 * PER_ROUND; k >= 0 && k < i - PER_ROUND; k++)
+			if (r->verdict_durable[k] && to_deliver(k) &&
+			    q_store_rcpt_delivered(s, r->id[k], 0) == 0)
+				pending_dlv[k] = r->delivered[k] = true;
 		if (q_store_poll(s) >= 0 && !q_fault_crashed(f))
-			for (int k = 0; k < MSGS; k++)
+			for (int k = 0; k < MSGS; k++) {
 				if (pending_verdict[k])
 					r->verdict_durable[k] = true;
+				if (pending_dlv[k])
+					r->delivered_durable[k] = true;
+			}
+	}
+	/* Once more, for the retention work the last changes allow. */
+	if (!q_fault_crashed(f))
+		q_store_poll(s);
+	{
+		struct q_stats st;
+
+		q_store_stats(s, &st);
+		r->copied = st.copied_forward;
+		r->compactions = st.compactions;
 	}
 	q_store_close(s);
 }
@@ -153,6 +186,15 @@ static void check(const char *what, long n, struct q_fault *f, const char *dir,
 		/* A message recorded as deleted is gone for delivery. */
 		if (rc == 0 && v.state == Q_ST_DONE)
 			rc = -ENOENT;
+		if (r->delivered_durable[i] && rc == 0) {
+			fprintf(stderr, "%s n=%ld: delivered msg %d came back "
+				"(state %s)\n", what, n, i,
+				q_state_name(v.state));
+			failures++;
+			continue;
+		}
+		if (r->delivered[i])
+			continue;	/* either way is right after a crash */
 		if (r->status[i] == 0 && rc != 0) {
 			fprintf(stderr, "%s n=%ld: acked msg %d lost\n", what, n, i);
 			failures++;
@@ -201,7 +243,7 @@ static void check(const char *what, long n, struct q_fault *f, const char *dir,
 
 static void one(const char *what, enum q_fault_mode mode, long n, int err,
 		enum q_fault_crash pol, const char *base, long *writes,
-		long *syncs)
+		long *syncs, struct run *out)
 {
 	char dir[600];
 	struct run r;
@@ -220,12 +262,15 @@ static void one(const char *what, enum q_fault_mode mode, long n, int err,
 		q_fault_apply_crash(f);
 	check(what, n, f, dir, &r);
 	q_fault_destroy(f);
+	if (out)
+		*out = r;
 }
 
 int main(void)
 {
 	char base[] = "/var/tmp/test_q_fault.XXXXXX";
 	long writes = 0, syncs = 0;
+	static struct run base_run;
 	static const struct {
 		const char *name;
 		enum q_fault_mode mode;
@@ -246,10 +291,17 @@ int main(void)
 		perror("mkdtemp");
 		return 77;
 	}
-	one("baseline", QF_NONE, 0, 0, QF_KEEP, base, &writes, &syncs);
+	one("baseline", QF_NONE, 0, 0, QF_KEEP, base, &writes, &syncs, &base_run);
 	if (writes < 10 || syncs < 10) {
 		fprintf(stderr, "baseline did too little I/O: %ld/%ld\n",
 			writes, syncs);
+		failures++;
+	}
+	printf("baseline: %llu copied forward, %llu compactions\n",
+	       (unsigned long long)base_run.copied,
+	       (unsigned long long)base_run.compactions);
+	if (base_run.copied == 0 || base_run.compactions == 0) {
+		fprintf(stderr, "baseline did not exercise retention\n");
 		failures++;
 	}
 	for (size_t k = 0; k < sizeof(sweeps) / sizeof(sweeps[0]); k++) {
@@ -257,7 +309,7 @@ int main(void)
 
 		for (long n = 1; n <= max + 1; n++, runs++)
 			one(sweeps[k].name, sweeps[k].mode, n, sweeps[k].err,
-			    sweeps[k].pol, base, NULL, NULL);
+			    sweeps[k].pol, base, NULL, NULL, NULL);
 	}
 	nftw(base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 	printf("%d fault runs over %ld writes / %ld syncs, %d failure(s)\n",
