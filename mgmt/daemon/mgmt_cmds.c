@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "mgmt_ctl.h"
-#include "mgmt_metrics.h"
+#include "mgmt_gauges.h"
 #include "mgmt_daemon.h"
 #include "mgmt_dlv.h"
 #include "mgmt_policy.h"
@@ -591,5 +591,5 @@ int mgmt_cmds_register(struct mgmt_daemon *d)
 		if (mgmt_ctl_register(d->ctl, cmds[i].cmd, cmds[i].fn, d,
 				      cmds[i].help) < 0)
 			return -1;
-	return mgmt_metrics_register(d->ctl);
+	return mgmt_gauges_register(d);
 }

@@ -17,6 +17,7 @@
 #include "mgmt_ctl.h"
 #include "mgmt_daemon.h"
 #include "mgmt_dlv.h"
+#include "mgmt_gauges.h"
 #include "mgmt_scan.h"
 #include "mx_build_config.h"
 #include "mx_log.h"
@@ -88,6 +89,9 @@ static void mgmt_start_services(struct mgmt_daemon *d)
 	if (mgmt_scan_start(d, err, sizeof(err)) < 0)
 		mx_fatal("scan: %s", err);
 
+	if (mgmt_http_start(d, err, sizeof(err)) < 0)
+		mx_fatal("%s", err);
+
 	r = d->backend->start(d->backend_arg);
 	if (r < 0)
 		mx_fatal("%s backend: cannot start: %s", d->backend->name,
@@ -98,7 +102,7 @@ int mgmt_loop_run(struct mgmt_daemon *d)
 {
 	struct epoll_event evs[16];
 	sigset_t set;
-	uint64_t watchdog_us = 0, next_ping_ms = 0;
+	uint64_t watchdog_us = 0, next_ping_ms = 0, next_gauge_ms = 0;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -146,6 +150,10 @@ int mgmt_loop_run(struct mgmt_daemon *d)
 		mgmt_inject_poll(d);
 		mgmt_ctl_process(d->ctl);
 		now = mx_now_ms();
+		if (now >= next_gauge_ms) {
+			mgmt_gauges_update(d);
+			next_gauge_ms = now + 1000;
+		}
 		if (watchdog_us && now >= next_ping_ms) {
 #if MX_HAVE_SYSTEMD
 			sd_notify(0, "WATCHDOG=1");
@@ -166,6 +174,7 @@ int mgmt_loop_run(struct mgmt_daemon *d)
 	mgmt_scan_stop(d);
 	mgmt_inject_poll(d);
 	q_store_poll(d->store);
+	mgmt_http_stop(d);
 	mgmt_dlv_destroy(d->dlv);
 	d->dlv = NULL;
 	mgmt_ctl_destroy(d->ctl);

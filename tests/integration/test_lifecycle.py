@@ -10,14 +10,18 @@ import subprocess
 import sys
 import time
 
-from mxtest import CONF, Daemon, check, fail
+import urllib.error
+import urllib.request
+
+from mxtest import CONF, Daemon, check, fail, free_port
 
 mxgate, ctl = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 
 r = subprocess.run([mxgate, "--check-config", "-c", CONF], capture_output=True, text=True)
 check(r.returncode == 0, "--check-config on the shipped config exits 0")
 
-d = Daemon(mxgate, ctl)
+http_port = free_port()
+d = Daemon(mxgate, ctl, extra=["metrics.http_listen=127.0.0.1:%d" % http_port])
 try:
     bad = os.path.join(d.dir, "typo.conf")
     os.makedirs(d.dir, exist_ok=True)
@@ -46,6 +50,19 @@ try:
     check(st["backend"] == "socket" and st["pid"] == d.proc.pid, "status --json answers")
     with open(d.pidfile) as f:
         check(int(f.read()) == d.proc.pid, "pid file holds the daemon's pid")
+
+    # Prometheus: the control socket and the HTTP listener say the same.
+    text = d.ctlrun("metrics").stdout
+    check("# TYPE mxgate_smtp_sessions_total counter" in text and
+          "mxgate_queue_messages_new " in text, "mxgatectl metrics: counters and gauges")
+    body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % http_port, timeout=10).read().decode()
+    check("mxgate_smtp_sessions_total" in body and "mxgate_queue_messages_new" in body,
+          "HTTP /metrics serves the same exposition")
+    try:
+        urllib.request.urlopen("http://127.0.0.1:%d/other" % http_port, timeout=10)
+        fail("HTTP /other answered")
+    except urllib.error.HTTPError as e:
+        check(e.code == 404, "HTTP: anything but /metrics is 404")
 
     # A second daemon on the same pid file refuses to start.
     r = subprocess.run(d.argv(), capture_output=True, text=True, timeout=20, cwd=os.path.dirname(CONF) + "/..")
