@@ -1,7 +1,8 @@
 /*
  * test_q_record — record and envelope encoding, and replay of hand-made
  * segments: clean end, torn header, torn body, bad CRC, zero tail, a record
- * spanning the segment end, foreign segments (wrong magic, wrong salt).
+ * spanning the segment end, foreign segments (wrong magic, wrong salt);
+ * SNAPSHOT records: round trip and a table of malformed payloads.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -203,11 +204,80 @@ static void test_state_records(void)
 	CHECK(q_rec_decode(buf, (size_t)n, 0, SALT, &r) == -EBADMSG);
 }
 
+/* Re-seals a record after a test changed its bytes. */
+static void reseal(uint8_t *buf)
+{
+	q_rec_seal(buf, SALT);
+}
+
+struct snap_case {
+	const char *name;
+	size_t at;		/* payload offset to change */
+	uint8_t val;
+};
+
+static const struct snap_case snap_bad[] = {
+	{ "held_from_out_of_range", 0, 6 },
+	{ "unknown_flag", 1, 4 },
+	{ "reserved_nonzero", 2, 1 },
+	{ "rcpt_status_out_of_range", 21, 4 },
+	{ "rcpt_count_too_big", 16, 200 },
+	{ "verdict_len_too_big", 22, 200 },
+	{ "nul_in_verdict", 26, 0 },
+	{ "nul_in_error", 29, 0 },
+};
+
+static void test_snapshot(void)
+{
+	static const uint8_t st[2] = { 1, 3 };
+	struct q_snap sn = { .state = 2, .held_from = 1, .attempts = 3,
+			     .next_attempt_wall_ns = 123456789,
+			     .rcpt_count = 2, .rcpt_status = st,
+			     .verdict = "ok", .last_error = "421 x" };
+	uint8_t buf[256], copy[256];
+	struct q_rec r;
+	long n = q_rec_encode_snapshot(buf, sizeof(buf), 99, 7, &sn, SALT);
+
+	CHECK(n == 32 + 24 + 2 + 2 + 5);
+	CHECK(q_rec_decode(buf, (size_t)n, 0, SALT, &r) == 1);
+	CHECK(r.type == Q_REC_SNAPSHOT && r.aux == 2 && r.id == 99);
+	CHECK(r.snap.held_from == 1 && r.snap.attempts == 3);
+	CHECK(r.until_wall_ns == 123456789 && r.snap.rcpt_count == 2);
+	CHECK(memcmp(r.snap.rcpt_status, st, 2) == 0);
+	CHECK(r.snap.has_verdict && r.snap.verdict_len == 2 &&
+	      memcmp(r.snap.verdict, "ok", 2) == 0);
+	CHECK(r.snap.has_error && r.text_len == 5 &&
+	      memcmp(r.text, "421 x", 5) == 0);
+	for (long cut = 1; cut < n; cut++)
+		CHECK(q_rec_decode(buf, (size_t)cut, 0, SALT, &r) == -EBADMSG);
+	CHECK(q_rec_encode_snapshot(buf, 60, 99, 7, &sn, SALT) == -ENOBUFS);
+	for (size_t i = 0; i < sizeof(snap_bad) / sizeof(snap_bad[0]); i++) {
+		memcpy(copy, buf, (size_t)n);
+		copy[32 + snap_bad[i].at] = snap_bad[i].val;
+		reseal(copy);
+		if (q_rec_decode(copy, (size_t)n, 0, SALT, &r) != -EBADMSG) {
+			fprintf(stderr, "snapshot case %s accepted\n",
+				snap_bad[i].name);
+			failures++;
+		}
+	}
+	/* No verdict, no error: both flags clear, both texts empty. */
+	sn.verdict = sn.last_error = NULL;
+	sn.state = 9;
+	n = q_rec_encode_snapshot(buf, sizeof(buf), 99, 7, &sn, SALT);
+	CHECK(q_rec_decode(buf, (size_t)n, 0, SALT, &r) == -EBADMSG);
+	sn.state = 5;
+	n = q_rec_encode_snapshot(buf, sizeof(buf), 99, 7, &sn, SALT);
+	CHECK(q_rec_decode(buf, (size_t)n, 0, SALT, &r) == 1);
+	CHECK(!r.snap.has_verdict && !r.snap.has_error && r.text_len == 0);
+}
+
 int main(void)
 {
 	test_envelope();
 	test_replay();
 	test_state_records();
+	test_snapshot();
 	if (failures)
 		fprintf(stderr, "%d failure(s)\n", failures);
 	return failures ? 1 : 0;
