@@ -262,7 +262,7 @@ static int recover_dir(struct q_store *s, const char *dir, uint16_t shard,
 		n++;
 	}
 	closedir(d);
-	if (!rc)
+	if (!rc && n)
 		qsort(names, n, sizeof(*names), cmp_name);
 	for (size_t i = 0; i < n && !rc; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
