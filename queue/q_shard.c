@@ -45,6 +45,7 @@ struct q_msg {
 	struct q_shard *sh;
 	uint8_t *buf;
 	size_t len;		/* record bytes so far */
+	size_t body_off;	/* where the body starts in buf */
 	uint64_t id, cookie;
 	uint64_t off;		/* in the segment, once batched */
 	unsigned slot;
@@ -269,6 +270,7 @@ int q_shard_msg_open(struct q_shard *sh, const struct q_envelope *env,
 	sh->nfree--;
 	put32(m->buf + Q_REC_HDR_SIZE, (uint32_t)elen);
 	m->len = MSG_HDR + (size_t)elen;
+	m->body_off = m->len;
 	m->cookie = cookie;
 	m->id = sh->id_secs << 32 |
 		(uint64_t)sh->idx << Q_ID_SEQ_BITS | sh->id_seq;
@@ -288,6 +290,17 @@ int q_shard_msg_write(struct q_msg *m, const void *data, size_t len)
 	memcpy(m->buf + m->len, data, len);
 	m->len += len;
 	return 0;
+}
+
+uint64_t q_shard_msg_id(const struct q_msg *m)
+{
+	return m->id;
+}
+
+const uint8_t *q_shard_msg_body(const struct q_msg *m, size_t *len)
+{
+	*len = m->len - m->body_off;
+	return m->buf + m->body_off;
 }
 
 static void slot_free(struct q_shard *sh, struct q_msg *m)

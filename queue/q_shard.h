@@ -66,6 +66,10 @@ int q_shard_msg_open(struct q_shard *sh, const struct q_envelope *env,
 /* Appends body bytes.  -EFBIG past conf.msg_size_max (the message stays
  * open; the caller aborts it). */
 int q_shard_msg_write(struct q_msg *m, const void *data, size_t len);
+/* The body bytes written so far, in the staging buffer (valid until
+ * commit or abort); for an inline look at the message before commit. */
+const uint8_t *q_shard_msg_body(const struct q_msg *m, size_t *len);
+uint64_t q_shard_msg_id(const struct q_msg *m);
 /* Queues the message for the next group commit; m is no longer the
  * caller's. */
 void q_shard_msg_commit(struct q_msg *m);

@@ -24,6 +24,7 @@
 
 #include "mgmt_daemon.h"
 #include "mgmt_scan.h"
+#include "mgmt_sink.h"
 #include "mx_build_config.h"
 #include "mx_log.h"
 #include "mx_ring.h"
@@ -332,6 +333,9 @@ static int mgmt_scan_build(struct mgmt_scan *sc, const struct mgmt_conf *c,
 	}
 	if (scan_pf_load(sc->pf, c->scan.prefilter_rules, err, errlen) < 0)
 		return -1;
+	if (c->scan.inline_prefilter)
+		for (unsigned i = 0; i < sc->d->cores; i++)
+			mgmt_sink_set_inline(sc->d->sinks[i], sc->pf);
 	sc->workers = c->scan.workers ? c->scan.workers : 1;
 	if (sc->workers > MGMT_SCAN_WORKERS_MAX)
 		sc->workers = MGMT_SCAN_WORKERS_MAX;
@@ -575,6 +579,11 @@ void mgmt_scan_stop(struct mgmt_daemon *d)
 	if (!sc)
 		return;
 	atomic_store(&sc->stop, true);
+	/* The cores have stopped: their inline pre-filter scratch goes
+	 * before the rule set it was cloned from. */
+	for (unsigned i = 0; i < d->cores; i++)
+		if (d->sinks[i])
+			mgmt_sink_set_inline(d->sinks[i], NULL);
 #if MGMT_SCAN_BUILT
 	for (unsigned i = 0; i < sc->workers; i++) {
 		struct mgmt_scan_worker *w = &sc->worker[i];

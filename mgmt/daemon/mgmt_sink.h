@@ -19,6 +19,10 @@ struct mgmt_sink;
 /* rcpt_max: the most recipients one envelope can have (smtp conf). */
 struct mgmt_sink *mgmt_sink_create(struct q_shard *shard, unsigned rcpt_max);
 void mgmt_sink_destroy(struct mgmt_sink *ms);	/* accepts NULL */
+/* Turns on the inline pre-filter before the core starts; NULL turns it
+ * off again once the core has stopped, before pf is destroyed. */
+struct scan_pf;
+void mgmt_sink_set_inline(struct mgmt_sink *ms, struct scan_pf *pf);
 /* The sink to hand to the core. */
 struct dp_sink mgmt_sink_get(struct mgmt_sink *ms);
 
