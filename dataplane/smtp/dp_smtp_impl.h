@@ -34,6 +34,9 @@ enum dp_smtp_mode {
 
 /* Why the message in progress will be refused, lowest priority first:
  * the highest one set decides the reply at the end. */
+/* Bytes of message text that count as progress against the data timeout. */
+#define DP_SMTP_PROGRESS_MIN 512
+
 #define DP_SMTP_REPLY_AGAIN "451 4.7.1 Try again later"
 
 enum dp_smtp_fail {
@@ -105,7 +108,9 @@ struct dp_smtp_session {
 	uint8_t mode;  /* enum dp_smtp_mode */
 	unsigned errors;
 	unsigned junk;
-	uint64_t last_ms; /* last input progress */
+	uint64_t last_ms; /* start of the current timeout period */
+	uint64_t input_ms; /* time of the last input call */
+	uint32_t progress; /* DATA/BDAT bytes since last_ms moved */
 
 	struct dp_smtp_line line;
 	char *helo; /* cmd_line_max bytes */

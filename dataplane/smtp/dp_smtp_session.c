@@ -97,6 +97,7 @@ void dp_smtp_session_init(struct dp_smtp_session *s,
 		 peer->name ? peer->name : "unknown");
 	s->client_port = peer->port;
 	s->last_ms = now_ms;
+	s->input_ms = now_ms;
 	dp_smtp_line_init(&s->line, (char *)base + l.line, conf->cmd_line_max);
 	s->helo = (char *)base + l.helo;
 	s->helo[0] = '\0';
@@ -164,7 +165,9 @@ size_t dp_smtp_input(struct dp_smtp_session *s, const uint8_t *buf, size_t len,
 			      s->conf->hostname);
 		return len;
 	}
+	s->input_ms = now_ms;
 	while (i < len && !s->closing && !s->awaiting) {
+		enum dp_smtp_mode mode = s->mode;
 		size_t n;
 
 		/* Every reply this step may produce must fit. */
@@ -177,24 +180,39 @@ size_t dp_smtp_input(struct dp_smtp_session *s, const uint8_t *buf, size_t len,
 			n = dp_smtp_line_feed(&s->line, buf + i, len - i,
 					      &done);
 			i += n;
-			if (done)
+			/* A command's time runs from the end of the one
+			 * before: bytes that trickle in do not extend it
+			 * (slowloris), only a complete line does. */
+			if (done) {
+				s->last_ms = now_ms;
 				dp_smtp_cmd_line(s, i < len);
+			}
 			break;
 		}
 		case DP_SMTP_MODE_DATA:
-			i += dp_smtp_data_feed(s, buf + i, len - i);
+			n = dp_smtp_data_feed(s, buf + i, len - i);
+			i += n;
+			s->progress += (uint32_t)n;
 			break;
 		case DP_SMTP_MODE_CHUNK:
-			i += dp_smtp_chunk_feed(s, buf + i, len - i);
+			n = dp_smtp_chunk_feed(s, buf + i, len - i);
+			i += n;
+			s->progress += (uint32_t)n;
 			break;
 		default:
 			mx_panic("smtp: bad mode %u", s->mode);
 		}
+		/* Message text extends the data timeout only in steps of
+		 * DP_SMTP_PROGRESS_MIN bytes, so a client cannot hold a
+		 * session with a byte per period; a mode change starts a new
+		 * period. */
+		if (s->progress >= DP_SMTP_PROGRESS_MIN || s->mode != mode) {
+			s->last_ms = now_ms;
+			s->progress = 0;
+		}
 	}
 	if (s->closing)
 		return len;
-	if (i > 0)
-		s->last_ms = now_ms;
 	return i;
 }
 
@@ -203,6 +221,8 @@ void dp_smtp_commit_done(struct dp_smtp_session *s, int status, uint64_t id)
 	if (!s->awaiting)
 		mx_panic("smtp: commit_done without a pending commit");
 	s->awaiting = false;
+	/* The client's time for its next command starts with our reply. */
+	s->last_ms = s->input_ms;
 	if (s->closing) {
 		/* Refused or timed out meanwhile: nobody is left to tell.  A
 		 * durable message may be sent again (delivery is at least
