@@ -77,6 +77,8 @@ struct dlv_conn {
 	struct dlv_job *job;
 	enum txn_phase phase;
 	bool need_rset, data_in_seq, use_bdat, mail_failed, got_reply;
+	bool trace_sent;	/* the X-Mxgate-Scan line went out */
+	char trace[256];	/* with CRLF, "" for none */
 	unsigned seq_len, seq_sent, seq_replied;
 	int data_reply; /* code of a pipelined DATA's reply */
 	size_t body_off;
@@ -257,8 +259,13 @@ static void seq_put(struct dlv_conn *c, unsigned i, const struct q_msg_view *v)
 	}
 	if (i == 0) {
 		put_addr_cmd(b, "MAIL FROM:", env->mail_from);
-		if (c->size_ext)
-			mgmt_dlv_sbuf_printf(b, " SIZE=%zu", v->body_len);
+		if (c->size_ext) {
+			char tr[256];
+			size_t tl = dlv_trace_header(v, tr, sizeof(tr));
+
+			mgmt_dlv_sbuf_printf(b, " SIZE=%zu",
+					     v->body_len + (tl ? tl + 2 : 0));
+		}
 		if (c->eightbit && (env->flags & Q_ENV_8BIT))
 			mgmt_dlv_sbuf_puts(b, " BODY=8BITMIME");
 		if (c->dsn && env->ret) /* RFC 3461 §4.3, §4.4 */
@@ -374,6 +381,12 @@ static int body_fill(struct dlv_conn *c)
 		conn_fail(c, "4.3.0", "message vanished from the queue");
 		return -1;
 	}
+	if (!c->trace_sent) {
+		/* The scan trace leads the message (a header line needs no
+		 * dot-stuffing, and BDAT's size counted it). */
+		mgmt_dlv_sbuf_append(b, c->trace, strlen(c->trace));
+		c->trace_sent = true;
+	}
 	if (c->use_bdat) {
 		size_t take = v.body_len - c->body_off;
 
@@ -432,11 +445,17 @@ static void start_body(struct dlv_conn *c)
 	c->body_off = 0;
 	c->body_bol = true;
 	c->body_done = false;
+	c->trace_sent = false;
+	c->trace[0] = '\0';
 	set_deadline(c, eng(c)->conf.timeouts.data_block_ns);
+	if (dlv_msg_view(eng(c), c->job->msg->id, &v) == 0 &&
+	    dlv_trace_header(&v, c->trace, sizeof(c->trace) - 2) > 0)
+		strcat(c->trace, "\r\n");
 	if (c->use_bdat && dlv_msg_view(eng(c), c->job->msg->id, &v) == 0) {
 		/* RFC 3030 §2: the whole message as one last chunk. */
-		mgmt_dlv_sbuf_printf(&c->out, "BDAT %zu LAST\r\n", v.body_len);
-		c->body_done = v.body_len == 0;
+		mgmt_dlv_sbuf_printf(&c->out, "BDAT %zu LAST\r\n",
+				     v.body_len + strlen(c->trace));
+		c->body_done = v.body_len == 0 && !c->trace[0];
 	}
 }
 

@@ -142,6 +142,17 @@ void dlv_dest_down(struct dlv_dest *dest, const char *why);
 /* A fresh view of the job's message, valid during this run only. */
 int dlv_msg_view(struct mgmt_dlv *d, uint64_t id, struct q_msg_view *v);
 
+/*
+ * The scan trace header of a delivered message, from its recorded
+ * verdict: "X-Mxgate-Scan: <verdict>" (no line end) into buf, or "" when
+ * the message has no verdict.  Carries what the scan stage decided — the
+ * pre-filter rule ids of a `tag` or `pass` result, "clamav: clean", or
+ * "unscanned: ..." when mail was let through with no healthy scanner — so
+ * the next hop can see it.  Bytes outside printable ASCII are replaced,
+ * so a signature name can never break the header section.
+ */
+size_t dlv_trace_header(const struct q_msg_view *v, char *buf, size_t size);
+
 /* mgmt_dlv_conn.c */
 int dlv_conn_open(struct dlv_dest *dest, struct dlv_job *job);
 void dlv_conn_event(struct dlv_conn *c, uint32_t events);

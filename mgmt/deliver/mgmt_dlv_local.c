@@ -3,6 +3,7 @@
  * (accept and drop) and Maildir (mgmt_dlv_maildir), run inline on the
  * management thread when their jobs are dispatched.
  */
+#include <string.h>
 #include <stdio.h>
 
 #include "mgmt_dlv_int.h"
@@ -26,13 +27,17 @@ void dlv_local_run(struct mgmt_dlv *d, struct dlv_job *job)
 		dlv_job_done(d, job); /* gone: nothing to deliver */
 		return;
 	}
+	char trace[256];
+
+	dlv_trace_header(&v, trace, sizeof(trace));
 	for (unsigned pos = 0; pos < job->rcpt_count; pos++) {
 		const char *rcpt = v.env->rcpt[job->rcpt[pos]].addr;
 		struct mgmt_dlv_maildir_result res;
 
-		if (mgmt_dlv_maildir_deliver(job->dest->route.path, rcpt,
-					     v.env->mail_from, v.body,
-					     v.body_len, &res) == 0) {
+		if (mgmt_dlv_maildir_deliver_hdr(
+			    job->dest->route.path, rcpt, v.env->mail_from,
+			    trace[0] ? trace : NULL, v.body, v.body_len,
+			    &res) == 0) {
 			dlv_rcpt_result(job, pos, DLV_R_OK, "2.0.0",
 					"delivered to maildir", false);
 			continue;
@@ -46,4 +51,20 @@ void dlv_local_run(struct mgmt_dlv *d, struct dlv_job *job)
 				res.status, res.diag, false);
 	}
 	dlv_job_done(d, job);
+}
+
+size_t dlv_trace_header(const struct q_msg_view *v, char *buf, size_t size)
+{
+	static const char name[] = "X-Mxgate-Scan: ";
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (!v->verdict || size < sizeof(name) + 1)
+		return 0;
+	memcpy(buf, name, sizeof(name) - 1);
+	n = sizeof(name) - 1;
+	for (const char *p = v->verdict; *p && n + 1 < size; p++)
+		buf[n++] = (*p >= 0x20 && *p < 0x7f) ? *p : '_';
+	buf[n] = '\0';
+	return n;
 }

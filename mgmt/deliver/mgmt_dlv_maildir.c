@@ -140,6 +140,15 @@ int mgmt_dlv_maildir_deliver(const char *root, const char *rcpt,
 			     size_t body_len,
 			     struct mgmt_dlv_maildir_result *res)
 {
+	return mgmt_dlv_maildir_deliver_hdr(root, rcpt, mail_from, NULL, body,
+					    body_len, res);
+}
+
+int mgmt_dlv_maildir_deliver_hdr(const char *root, const char *rcpt,
+				 const char *mail_from, const char *extra_hdr,
+				 const uint8_t *body, size_t body_len,
+				 struct mgmt_dlv_maildir_result *res)
+{
 	char user[256], domain[256], box[PATH_MAX], tmp[PATH_MAX],
 	    fresh[PATH_MAX], host[64], head[1024];
 	const char *at = strrchr(rcpt, '@');
@@ -191,8 +200,9 @@ int mgmt_dlv_maildir_deliver(const char *root, const char *rcpt,
 	if (fd < 0)
 		return io_fail(res, "create in tmp", errno);
 	n = snprintf(head, sizeof(head),
-		     "Return-Path: <%.400s>\nDelivered-To: %.400s\n", mail_from,
-		     rcpt);
+		     "Return-Path: <%.400s>\nDelivered-To: %.400s\n%.300s%s",
+		     mail_from, rcpt, extra_hdr ? extra_hdr : "",
+		     extra_hdr ? "\n" : "");
 	rc = write_all(fd, head, (size_t)n);
 	if (rc == 0)
 		rc = write_body(fd, body, body_len);

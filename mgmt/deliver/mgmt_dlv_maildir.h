@@ -35,5 +35,11 @@ int mgmt_dlv_maildir_deliver(const char *root, const char *rcpt,
 			     const char *mail_from, const uint8_t *body,
 			     size_t body_len,
 			     struct mgmt_dlv_maildir_result *res);
+/* The same with one more header line (no line end; NULL for none) after
+ * Return-Path and Delivered-To: the scan trace (mgmt_dlv_trace). */
+int mgmt_dlv_maildir_deliver_hdr(const char *root, const char *rcpt,
+				 const char *mail_from, const char *extra_hdr,
+				 const uint8_t *body, size_t body_len,
+				 struct mgmt_dlv_maildir_result *res);
 
 #endif

@@ -92,6 +92,9 @@ try:
     d.wait_delivered(1, timeout=30)
     files = d.maildir_files()
     check(len(files) == 1 and "/clean/new/" in files[0], "only the clean message was delivered")
+    head = open(files[0], "rb").read().split(b"\n\n", 1)[0]
+    check(b"\nX-Mxgate-Scan: clamav: clean" in head,
+          "delivered mail carries the scan trace header: %r" % re.findall(rb"X-Mxgate-Scan: [^\n]*", head))
 
     d.ctlrun("quarantine", "release", zid)
     n = d.wait_delivered(2, timeout=30)
