@@ -74,7 +74,7 @@ void q_seg_free(struct q_store *s, struct q_seg *seg, bool unlink_file)
  * a time (q_seg_step), so preparing a spare never fills the device queue
  * or the page cache ahead of the shards' own syncs, and never blocks the
  * store thread for long. */
-#define ZERO_STEP (2u << 20)
+#define ZERO_STEP (512u << 10)
 
 struct q_seg *q_seg_start(struct q_store *s, uint16_t shard, uint64_t seq,
 			  char *err, size_t errlen)

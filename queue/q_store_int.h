@@ -99,6 +99,8 @@ struct q_store {
 	struct q_seg *segs;		/* every segment we know */
 	struct q_seg *prep[Q_SHARD_MAX];	/* spare being prepared */
 	uint64_t prep_budget;		/* zero bytes per poll, UINT64_MAX = all */
+	uint64_t prep_tokens, prep_last_ns, prep_zeroed;	/* pacing */
+	uint64_t win_bytes, win_start_ns, win_rate;	/* ingest rate */
 	/* state log */
 	struct q_seg *state_seg;
 	uint64_t state_off;		/* next append offset */

@@ -24,6 +24,7 @@
  *               [-d dir] [-m fdatasync|odirect] [-S spool_secs]
  *               [-p open_loop_pct] [-r open_loop_total_msgs_per_s]
  *               [-b group commits in flight per shard]
+ *               [-N: no syncs at all, NOT durable: the software floor]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +47,7 @@ static const char *base = "/var/tmp/mxgate-bench-queue";
 static int method = Q_SYNC_FDATASYNC;
 static double spool_secs = 3;
 static unsigned batches_max;	/* 0 = the queue's default */
+static bool no_sync;		/* -N: Q_DURABILITY_NONE, the software floor */
 
 struct writer {
 	pthread_t th;
@@ -279,7 +281,8 @@ struct result {
 
 /* One queue run: a fresh store, T writers at total_rate msgs/s (0 =
  * closed loop). */
-static int run_queue(double total_rate, struct result *res)
+static int run_queue(double total_rate, const char *name,
+		     struct result *res)
 {
 	struct writer w[64];
 	struct q_conf c;
@@ -289,7 +292,7 @@ static int run_queue(double total_rate, struct result *res)
 	uint64_t nlat = 0, *all, t0 = UINT64_MAX, t1 = 0;
 
 	memset(res, 0, sizeof(*res));
-	snprintf(qdir, sizeof(qdir), "%s/queue", base);
+	snprintf(qdir, sizeof(qdir), "%s/%s", base, name);
 	nftw(qdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 	q_conf_defaults(&c);
 	snprintf(c.dir, sizeof(c.dir), "%s", qdir);
@@ -299,6 +302,8 @@ static int run_queue(double total_rate, struct result *res)
 	c.msg_size_max = 64 << 10;
 	c.staging_count = window;
 	c.spare_segments = 2;
+	if (no_sync)
+		c.durability = Q_DURABILITY_NONE;
 	if (batches_max)
 		c.batches_max = batches_max;
 	s = q_store_open(&c, err, sizeof(err));
@@ -350,7 +355,8 @@ static int run_queue(double total_rate, struct result *res)
 	}
 	free(all);
 	q_store_close(s);
-	nftw(qdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	/* Removed at the very end: this file system may discard freed
+	 * blocks online, which would slow the runs after it. */
 	return 0;
 }
 
@@ -367,10 +373,10 @@ int main(int argc, char **argv)
 {
 	struct result sat, open;
 	double spool, pct = 50, fixed_rate = 0;
-	char what[64];
+	char what[700];
 	int opt;
 
-	while ((opt = getopt(argc, argv, "t:n:s:w:d:m:S:p:r:b:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:n:s:w:d:m:S:p:r:b:N")) != -1) {
 		switch (opt) {
 		case 't': n_threads = (unsigned)atoi(optarg); break;
 		case 'n': n_msgs = strtoull(optarg, NULL, 0); break;
@@ -384,6 +390,7 @@ int main(int argc, char **argv)
 		case 'p': pct = atof(optarg); break;
 		case 'r': fixed_rate = atof(optarg); break;
 		case 'b': batches_max = (unsigned)atoi(optarg); break;
+		case 'N': no_sync = true; break;
 		default:
 			fprintf(stderr, "usage: see the file header\n");
 			return 2;
@@ -394,17 +401,18 @@ int main(int argc, char **argv)
 	mkdir(base, 0700);
 	printf("queue: method=%s threads=%u size=%llu window=%u "
 	       "msgs/thread=%llu\n",
-	       method == Q_SYNC_FDATASYNC ? "fdatasync" : "odirect+dsync",
+	       no_sync ? "NONE (not durable)"
+	       : method == Q_SYNC_FDATASYNC ? "fdatasync" : "odirect+dsync",
 	       n_threads, (unsigned long long)msg_size, window,
 	       (unsigned long long)n_msgs);
 	raw_sync(4096, 2000);
 	raw_sync(256 << 10, 200);
-	if (run_queue(0, &sat) < 0)
+	if (run_queue(0, "queue-sat", &sat) < 0)
 		return 1;
 	print_run("saturation (closed loop)", &sat);
 	if (fixed_rate <= 0)
 		fixed_rate = sat.rate * pct / 100;
-	if (run_queue(fixed_rate, &open) < 0)
+	if (run_queue(fixed_rate, "queue-open", &open) < 0)
 		return 1;
 	snprintf(what, sizeof(what), "open loop at %.0f msgs/s", fixed_rate);
 	print_run(what, &open);
@@ -412,5 +420,9 @@ int main(int argc, char **argv)
 	printf("spool: %.0f msgs/s (write+fsync+rename per file, %u threads)\n",
 	       spool, n_threads);
 	printf("ratio: queue/spool = %.1fx\n", spool > 0 ? sat.rate / spool : 0);
+	snprintf(what, sizeof(what), "%s/queue-sat", base);
+	nftw(what, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	snprintf(what, sizeof(what), "%s/queue-open", base);
+	nftw(what, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 	return 0;
 }
