@@ -74,7 +74,7 @@ void q_seg_free(struct q_store *s, struct q_seg *seg, bool unlink_file)
  * a time (q_seg_step), so preparing a spare never fills the device queue
  * or the page cache ahead of the shards' own syncs, and never blocks the
  * store thread for long. */
-#define ZERO_STEP (512u << 10)
+#define ZERO_STEP (256u << 10)
 
 struct q_seg *q_seg_start(struct q_store *s, uint16_t shard, uint64_t seq,
 			  char *err, size_t errlen)
@@ -197,10 +197,12 @@ int q_seg_step(struct q_store *s, struct q_seg *seg, uint64_t budget,
 			goto fail;
 		}
 		memset(z, 0, ZERO_STEP);
-		while (seg->zero_off < seg->size && budget && !rc) {
+		while (seg->zero_off < seg->size && !rc) {
 			uint64_t n = seg->size - seg->zero_off;
 
 			n = n < ZERO_STEP ? n : ZERO_STEP;
+			if (budget < n)
+				break;
 			rc = q_io_pwrite_all(s->io,
 					     seg->zfd >= 0 ? seg->zfd : seg->fd,
 					     z, n, (off_t)seg->zero_off);
