@@ -99,7 +99,9 @@ static void dp_send(struct dp_sock_core *c, struct dp_sock_conn *cn)
 	const uint8_t *out;
 	size_t len;
 
-	if (cn->flags & (DP_CONN_SEND | DP_CONN_CLOSE_SENT))
+	/* Until the PROXY header is in, the slot's session memory still
+	 * holds the previous connection's session: never read it. */
+	if (cn->flags & (DP_CONN_SEND | DP_CONN_CLOSE_SENT | DP_CONN_PROXY))
 		return;
 	out = dp_smtp_output(cn->s, &len);
 	if (len == 0)
@@ -171,7 +173,7 @@ static void dp_maybe_close(struct dp_sock_core *c, struct dp_sock_conn *cn)
 {
 	size_t len;
 
-	if (cn->flags & DP_CONN_CLOSING)
+	if (cn->flags & (DP_CONN_CLOSING | DP_CONN_PROXY))
 		return;
 	if (!dp_smtp_want_close(cn->s))
 		return;

@@ -143,6 +143,21 @@ try:
     rcv = received_of(qid)
     check("[127.0.0.1]" in rcv, "PROXY v2 LOCAL keeps the real peer: %s" % rcv)
 
+    # Regression: a header split over two reads on a reused connection
+    # slot was dropped (the slot's previous session was consulted before
+    # the new one began).  Three connections, each header in two parts.
+    hdr = b"PROXY TCP4 198.51.100.9 127.0.0.1 40002 2525\r\n"
+    for i in range(3):
+        c = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+        c.sendall(hdr[:10])
+        time.sleep(0.1)
+        c.sendall(hdr[10:])
+        banner = c.recv(200)
+        c.sendall(b"QUIT\r\n")
+        c.recv(200)
+        c.close()
+        check(banner.startswith(b"220"), "split PROXY header, connection %d: %r" % (i + 1, banner[:30]))
+
     check(counter("sock_proxy_errors") == errors0 + 1,
           "no further proxy errors")
     check(d.stop() == 0, "clean stop")
