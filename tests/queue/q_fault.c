@@ -22,7 +22,7 @@ struct pend {
 struct q_fault {
 	struct q_io_ops ops;
 	enum q_fault_mode mode;
-	long nth, writes, syncs;
+	long nth, writes, syncs, cqes;
 	int err;
 	enum q_fault_crash policy;
 	uint32_t rng;
@@ -168,6 +168,18 @@ static int f_fsync_dir(void *ctx, const char *dir)
 	return f->crashed ? -EIO : 0;
 }
 
+static int f_cqe_res(void *ctx, int fd, enum q_io_kind kind, int res)
+{
+	struct q_fault *f = ctx;
+
+	f->cqes++;
+	if (f->mode == QF_FAIL_CQE && f->cqes == f->nth) {
+		f->fired = true;
+		return -f->err;
+	}
+	return res;
+}
+
 struct q_fault *q_fault_create(enum q_fault_mode mode, long nth, int err,
 			       enum q_fault_crash policy, uint32_t seed)
 {
@@ -183,7 +195,7 @@ struct q_fault *q_fault_create(enum q_fault_mode mode, long nth, int err,
 		.pwritev = f_pwritev, .fdatasync = f_fdatasync,
 		.fallocate = f_fallocate, .ftruncate = f_ftruncate,
 		.unlink = f_unlink, .rename = f_rename,
-		.fsync_dir = f_fsync_dir, .ctx = f,
+		.fsync_dir = f_fsync_dir, .cqe_res = f_cqe_res, .ctx = f,
 	};
 	return f;
 }
@@ -206,6 +218,11 @@ bool q_fault_crashed(const struct q_fault *f)
 long q_fault_writes(const struct q_fault *f)
 {
 	return f->writes;
+}
+
+long q_fault_cqes(const struct q_fault *f)
+{
+	return f->cqes;
 }
 
 long q_fault_syncs(const struct q_fault *f)
