@@ -44,6 +44,8 @@
  *      DEFERRED    u64 retry-at wall ns, then text
  *      VERDICT, BOUNCED, RELEASED, QUARANTINED: text
  *      DELIVERED, HELD, DELETED, FLUSHED: empty
+ *   FLUSHED with message id 0 applies to every message deferred at that
+ *   point of the log (one record for `queue flush`).
  *      SNAPSHOT    (aux = state 0..5, as enum q_state) the whole state of
  *                  a message, written by copy-forward and compaction so
  *                  older state records can go:

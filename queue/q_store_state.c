@@ -145,7 +145,9 @@ static char *text_dup(const struct q_rec *r)
 {
 	char *t;
 
-	if (!r->text)
+	/* On disk no text and empty text are the same: both read as none,
+	 * live and after a restart alike. */
+	if (!r->text || !r->text_len)
 		return NULL;
 	t = malloc(r->text_len + 1);
 	if (t) {
@@ -278,6 +280,8 @@ static bool all_final(const struct q_ent *e)
 	return true;
 }
 
+static int flush_all(struct q_store *s, const struct q_rec *r);
+
 static char *bytes_dup(const uint8_t *p, size_t n)
 {
 	char *t = malloc(n + 1);
@@ -354,6 +358,10 @@ int q_store_apply(struct q_store *s, const struct q_rec *r, bool replay)
 	enum q_state st;
 	int rc;
 
+	if (r->type == Q_REC_FLUSHED && r->id == 0 && replay) {
+		flush_all(s, r);
+		return 0;
+	}
 	if (!e)
 		return replay ? 0 : -ENOENT;
 	if ((rc = ent_load(e)) < 0)
@@ -523,20 +531,39 @@ static struct q_ent *next_in(struct q_store *s, enum q_state st, uint64_t after)
 	return q_index_next(s->idx, after, match_state, &st);
 }
 
-int q_store_flush_deferred(struct q_store *s)
+/* FLUSHED with id 0: every message deferred at that point is due at
+ * wall_ns.  Applied the same way live and in replay, where the set of
+ * deferred messages at that point of the log is the same. */
+static int flush_all(struct q_store *s, const struct q_rec *r)
 {
-	enum q_state st = Q_ST_DEFERRED;
-	uint64_t after = 0;
 	struct q_ent *e;
-	int n = 0, rc;
+	uint64_t after = 0;
+	int n = 0;
 
-	while ((e = next_in(s, st, after))) {
+	while ((e = next_in(s, Q_ST_DEFERRED, after))) {
 		after = e->id;
-		rc = state_op(s, Q_REC_FLUSHED, 0, e->id, 0, NULL);
-		if (rc < 0)
-			return rc;
+		e->next_attempt_wall_ns = r->wall_ns;
+		hist_add(e, r);
 		n++;
 	}
+	return n;
+}
+
+int q_store_flush_deferred(struct q_store *s)
+{
+	struct q_rec r = { .type = Q_REC_FLUSHED, .id = 0,
+			   .wall_ns = mx_wall_ns() };
+	int n, rc;
+
+	if (s->failed)
+		return -EIO;
+	if (!s->count[Q_ST_DEFERRED])
+		return 0;
+	/* One record for all of them. */
+	rc = q_store_state_append(s, Q_REC_FLUSHED, 0, 0, r.wall_ns, 0, NULL);
+	if (rc < 0)
+		return rc;
+	n = flush_all(s, &r);
 	return n;
 }
 
