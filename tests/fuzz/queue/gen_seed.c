@@ -1,7 +1,7 @@
 /*
  * gen_seed — writes the seed corpus of fuzz_q_replay: a small segment with
- * a message record and a few state records.  Run once; the output is kept
- * in corpus/.
+ * a message record, a few state records and a snapshot.  Run once; the
+ * output is kept in corpus/.
  */
 #include <stdio.h>
 #include <string.h>
@@ -32,8 +32,14 @@ int main(int argc, char **argv)
 	n = q_rec_encode_state(seg + off, 512, Q_REC_DEFERRED, 1, 1, 2, 3,
 			       "451 later", 5);
 	off = q_rec_padded(off + (size_t)n, 3);
-	q_rec_encode_state(seg + off, 512, Q_REC_BOUNCED, 0, 1, 2, 0, "550 no",
-			   5);
+	n = q_rec_encode_state(seg + off, 512, Q_REC_BOUNCED, 0, 1, 2, 0,
+			       "550 no", 5);
+	off = q_rec_padded(off + (size_t)n, 3);
+	q_rec_encode_snapshot(seg + off, 512, 1, 3, &(struct q_snap){
+		.state = 2, .held_from = 0, .attempts = 1,
+		.next_attempt_wall_ns = 9, .rcpt_count = 1,
+		.rcpt_status = (const uint8_t[]){ 3 }, .verdict = "ok",
+		.last_error = "451 later" }, 5);
 	f = fopen(argc > 1 ? argv[1] : "seed-segment", "wb");
 	if (!f || fwrite(seg, sizeof(seg), 1, f) != 1)
 		return 1;
