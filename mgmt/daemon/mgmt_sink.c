@@ -159,9 +159,9 @@ static int mgmt_sink_write(void *arg, void *msg, const void *data, size_t len)
 
 static void mgmt_sink_commit(void *arg, void *msg)
 {
+#if MGMT_SINK_INLINE
 	struct mgmt_sink *ms = arg;
 
-#if MGMT_SINK_INLINE
 	if (ms->pfw) {
 		struct scan_pf_result res;
 		const uint8_t *body;
@@ -180,6 +180,8 @@ static void mgmt_sink_commit(void *arg, void *msg)
 			}
 		}
 	}
+#else
+	(void)arg;
 #endif
 	q_shard_msg_commit(msg);
 }
