@@ -85,6 +85,7 @@ struct mgmt_scan {
 	struct mgmt_daemon *d;
 };
 
+#if MGMT_SCAN_BUILT
 /* ---- the set of ids in the stage (open addressing, ids are never 0) */
 
 static unsigned mgmt_scan_slot(const struct mgmt_scan *sc, uint64_t id)
@@ -141,6 +142,8 @@ static void mgmt_scan_job_free(struct mgmt_scan *sc, struct mgmt_scan_job *j)
 	j->next_free = sc->free_jobs;
 	sc->free_jobs = j;
 }
+
+#endif
 
 static void mgmt_scan_record(struct mgmt_scan *sc, uint64_t id,
 			     enum q_verdict v, const char *detail)
