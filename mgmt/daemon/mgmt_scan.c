@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@
 #include "mx_build_config.h"
 #include "mx_log.h"
 #include "mx_ring.h"
+#include "mx_time.h"
 #include "q_store.h"
 
 #if MX_HAVE_HYPERSCAN && MX_HAVE_CLAMAV
@@ -77,6 +79,8 @@ struct mgmt_scan {
 	int done_fd;		/* eventfd: workers finished jobs */
 	_Atomic bool stop;
 	bool tempfail_on;	/* the backend refuses new mail (451) */
+	int watch_fd;		/* inotify on the signature directory */
+	uint64_t reload_at_ms;	/* debounced reload after a change, or 0 */
 	char status[512];
 #if MGMT_SCAN_BUILT
 	struct scan_pf *pf;
@@ -388,6 +392,58 @@ static int mgmt_scan_build(struct mgmt_scan *sc, const struct mgmt_conf *c,
 }
 #endif
 
+#if MGMT_SCAN_BUILT
+/*
+ * The signature directory is watched: a signature update dropped into it
+ * (files written, renamed in, or removed) triggers the same safe reload
+ * as `mxgatectl reload signatures`, once the directory has been quiet for
+ * MGMT_SCAN_SETTLE_MS so that a multi-file update is taken whole.
+ */
+#define MGMT_SCAN_SETTLE_MS 2000
+
+static void mgmt_scan_watch(struct mgmt_scan *sc, const char *dir)
+{
+	if (!sc->clam)
+		return;
+	sc->watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (sc->watch_fd < 0)
+		return;
+	if (inotify_add_watch(sc->watch_fd, dir,
+			      IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE |
+				      IN_CREATE) < 0) {
+		mx_log(MX_LOG_WARN, "scan",
+		       "event=watch_failed dir=\"%s\" error=%s", dir,
+		       strerror(errno));
+		close(sc->watch_fd);
+		sc->watch_fd = -1;
+	}
+}
+
+static void mgmt_scan_watch_step(struct mgmt_daemon *d, struct mgmt_scan *sc)
+{
+	char buf[4096] __attribute__((aligned(8)));
+	uint64_t now = mx_now_ms();
+	int r;
+
+	if (sc->watch_fd < 0)
+		return;
+	while (read(sc->watch_fd, buf, sizeof(buf)) > 0)
+		sc->reload_at_ms = now + MGMT_SCAN_SETTLE_MS;
+	if (!sc->reload_at_ms || now < sc->reload_at_ms ||
+	    scan_clam_pool_reloading(sc->clam))
+		return;
+	sc->reload_at_ms = 0;
+	mx_log(MX_LOG_INFO, "scan",
+	       "event=signature_dir_changed action=reload dir=\"%s\"",
+	       d->conf.scan.clamav.database);
+	r = scan_clam_pool_reload(sc->clam, d->conf.scan.clamav.database);
+	if (r < 0)
+		snprintf(sc->status, sizeof(sc->status),
+			 "signature reload could not start: %s",
+			 strerror(-r));
+}
+#endif
+
 int mgmt_scan_start(struct mgmt_daemon *d, char *err, size_t errlen)
 {
 	struct mgmt_scan *sc = calloc(1, sizeof(*sc));
@@ -401,6 +457,7 @@ int mgmt_scan_start(struct mgmt_daemon *d, char *err, size_t errlen)
 	sc->enabled = d->conf.scan.enabled;
 	sc->on_no_scanner = d->conf.scan.on_no_scanner;
 	sc->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	sc->watch_fd = -1;
 	snprintf(sc->status, sizeof(sc->status), "%s",
 		 sc->enabled ? "running" : "disabled");
 	if (!sc->enabled)
@@ -417,7 +474,10 @@ int mgmt_scan_start(struct mgmt_daemon *d, char *err, size_t errlen)
 		sc->jobs[i].next_free = sc->free_jobs;
 		sc->free_jobs = &sc->jobs[i];
 	}
-	return mgmt_scan_build(sc, &d->conf, err, errlen);
+	if (mgmt_scan_build(sc, &d->conf, err, errlen) < 0)
+		return -1;
+	mgmt_scan_watch(sc, d->conf.scan.clamav.database);
+	return 0;
 #else
 	snprintf(err, errlen,
 		 "scan.enabled = true but mxgate was built without Hyperscan "
@@ -439,6 +499,10 @@ void mgmt_scan_epoll_add(struct mgmt_daemon *d, int epoll_fd)
 	if (sc->clam) {
 		ev.data.fd = scan_clam_pool_fd(sc->clam);
 		epoll_ctl(epoll_fd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	}
+	if (sc->watch_fd >= 0) {
+		ev.data.fd = sc->watch_fd;
+		epoll_ctl(epoll_fd, EPOLL_CTL_ADD, sc->watch_fd, &ev);
 	}
 #endif
 }
@@ -465,6 +529,7 @@ void mgmt_scan_step(struct mgmt_daemon *d)
 	}
 	if (sc->clam)
 		scan_clam_pool_poll(sc->clam);
+	mgmt_scan_watch_step(d, sc);
 	/* on_no_scanner = tempfail: while no scanner is healthy, new mail
 	 * is refused with 451 at DATA/BDAT rather than queued unscanned. */
 	if (sc->clam && sc->on_no_scanner == MGMT_CONF_NO_SCANNER_TEMPFAIL &&
@@ -608,6 +673,8 @@ void mgmt_scan_stop(struct mgmt_daemon *d)
 #endif
 	if (sc->done_fd >= 0)
 		close(sc->done_fd);
+	if (sc->watch_fd >= 0)
+		close(sc->watch_fd);
 	free(sc->jobs);
 	free(sc->inflight_ids);
 	free(sc);

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from mxtest import QUEUED, SKIP, Daemon, check, fail
+from mxtest import CONF, QUEUED, SKIP, Daemon, check, fail
 
 mxgate, ctl = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 ZIP = "/usr/share/clamav-testfiles/clam.zip"
@@ -26,7 +26,12 @@ if "not built" in r.stdout.split("Hyperscan")[1]:
     sys.exit(SKIP)
 
 EICAR = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
-d = Daemon(mxgate, ctl, scan=True, extra=["scan.inline_prefilter=true"]).start()
+import tempfile
+sigdir = tempfile.mkdtemp(prefix="mxgate-sigs-")
+shutil.rmtree(sigdir)
+shutil.copytree(os.path.join(os.path.dirname(CONF), "clamav"), sigdir)
+d = Daemon(mxgate, ctl, scan=True, extra=["scan.inline_prefilter=true",
+                                          "scan.clamav.database=" + sigdir]).start()
 
 
 def swaks(*args):
@@ -100,7 +105,20 @@ try:
     n = d.wait_delivered(2, timeout=30)
     check(n == 2 and any("/victim3/new/" in f for f in d.maildir_files()),
           "quarantine release delivers the message")
+    # A signature update dropped into the watched directory is loaded
+    # (beside the old engine, self-tested, swapped) without a command.
+    with open(os.path.join(sigdir, "watch.ndb.tmp"), "w") as f:
+        f.write("Mxgate.Test.Watched:0:*:%s\n" % b"mxgate-watched-signature".hex())
+    os.rename(os.path.join(sigdir, "watch.ndb.tmp"), os.path.join(sigdir, "watch.ndb"))
+    wait_for(lambda: "reloaded" in d.status()["scan_status"], "the watched-directory reload", 60)
+    r = swaks("-t", "watched@example.test", "--attach-type", "application/zip",
+              "--attach-name", "x.zip", "--attach", "mxgate-watched-signature")
+    wid = QUEUED.search(r.stdout).group(1).decode()
+    wait_for(lambda: wid in quarantined(), "the new signature to hit")
+    check("Mxgate.Test.Watched" in d.ctlrun("queue", "show", wid, "--json").stdout,
+          "a signature file dropped into the watched directory is live")
     check(d.stop() == 0, "clean stop")
 finally:
     d.cleanup()
+    shutil.rmtree(sigdir, ignore_errors=True)
 print("scan_daemon: all checks passed")
