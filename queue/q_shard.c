@@ -56,6 +56,7 @@ struct q_batch {
 	struct q_msg **msgs;
 	struct iovec *iov;
 	uint32_t count;
+	unsigned niov;		/* count, + 1 with a page-fill tail */
 	uint64_t off, bytes;
 	unsigned ops;		/* CQEs still to come */
 	int err;
@@ -189,7 +190,8 @@ struct q_shard *q_shard_create(struct q_store *s, unsigned idx)
 	}
 	for (unsigned i = 0; i < BATCHES; i++) {
 		sh->batches[i].msgs = calloc(sh->batch_max, sizeof(void *));
-		sh->batches[i].iov = calloc(sh->batch_max, sizeof(struct iovec));
+		sh->batches[i].iov = calloc(sh->batch_max + 1,
+					    sizeof(struct iovec));
 		if (!sh->batches[i].msgs || !sh->batches[i].iov)
 			goto fail;
 	}
@@ -440,7 +442,7 @@ static void batch_failed(struct q_batch *b)
 static void submit_sync(struct q_shard *sh, struct q_batch *b)
 {
 	ssize_t n = sh->io->pwritev(sh->io->ctx, b->seg->fd, b->iov,
-				    (int)b->count, (off_t)b->off);
+				    (int)b->niov, (off_t)b->off);
 
 	if (n < 0)
 		b->err = (int)n;
@@ -472,7 +474,7 @@ static void submit_ring(struct q_shard *sh, struct q_batch *b, unsigned bi)
 	w = io_uring_get_sqe(sh->ring);
 	if (fsync_op)
 		f = io_uring_get_sqe(sh->ring);
-	io_uring_prep_writev(w, b->seg->fd, b->iov, b->count, b->off);
+	io_uring_prep_writev(w, b->seg->fd, b->iov, b->niov, b->off);
 	w->user_data = sh->ud_tag | (uint64_t)bi << 8 | OP_WRITE;
 	if (dsync)
 		w->rw_flags = RWF_DSYNC;
@@ -508,6 +510,26 @@ void q_shard_cqe(struct q_shard *sh, const struct io_uring_cqe *cqe)
 	}
 	b->ops--;
 	publish(sh);
+}
+
+/* Buffered segments: the batch's write runs on to the end of its last
+ * page with zeros (what the pre-zeroed segment holds there anyway), so the
+ * kernel never has to read that page from disk first (a synchronous read
+ * inside the write, once per batch, that showed as tail latency).  The
+ * next batch starts at cur_off as before and rewrites that page whole; the
+ * page is then in the cache. */
+static void page_fill(struct q_shard *sh, struct q_batch *b,
+		      const struct q_seg *seg)
+{
+	static const uint8_t zeros[4096];
+	uint64_t end = q_rec_padded(sh->cur_off, 12);
+
+	if (seg->align_shift >= 12 || end == sh->cur_off || end > seg->size)
+		return;
+	b->iov[b->niov].iov_base = (void *)zeros;
+	b->iov[b->niov].iov_len = end - sh->cur_off;
+	b->niov++;
+	b->bytes += end - sh->cur_off;
 }
 
 void q_shard_flush(struct q_shard *sh)
@@ -549,6 +571,8 @@ void q_shard_flush(struct q_shard *sh)
 			taken++;
 		}
 		if (b->count) {
+			b->niov = b->count;
+			page_fill(sh, b, seg);
 			sh->b_count++;
 			if (sh->io_mode == Q_IO_SYNC) {
 				submit_sync(sh, b);

@@ -658,13 +658,14 @@ fail:
 	return made;
 }
 
-/* Spares are zeroed at a paced rate: twice what the shards appended over
- * the last 100 ms (at least PREP_RATE_MIN), so the zeroing stays ahead of
+/* Spares are zeroed at a paced rate: 1.25 times what the shards appended
+ * over the last 100 ms (at least PREP_RATE_MIN), so the zeroing stays ahead of
  * ingest without filling the device queue in front of the shards' syncs
  * (unpaced, it put p50 commit latency at 5 ms for the first seconds of a
- * run).  A shard with no spare left at all gets one made in one go. */
+ * run). */
 #define PREP_RATE_MIN (32ull << 20)	/* bytes/s */
 #define PREP_BURST (8ull << 20)
+#define PREP_URGENT (16ull << 20)	/* per poll when a shard has none */
 
 static int prep_spares(struct q_store *s)
 {
@@ -676,15 +677,18 @@ static int prep_spares(struct q_store *s)
 		s->win_bytes = 0;
 		s->win_start_ns = now;
 	}
-	rate = 2 * s->win_rate > PREP_RATE_MIN ? 2 * s->win_rate : PREP_RATE_MIN;
+	rate = s->win_rate + s->win_rate / 4;
+	rate = rate > PREP_RATE_MIN ? rate : PREP_RATE_MIN;
 	s->prep_last_ns = now;
 	s->prep_tokens += dt > 1000000000u ? rate : rate * dt / 1000000000u;
 	if (s->prep_tokens > PREP_BURST)
 		s->prep_tokens = PREP_BURST;
 	s->prep_budget = s->prep_tokens;
+	/* A shard with no spare left waits for one: zero at full speed,
+	 * but still in bounded steps, so notices (acks) keep flowing. */
 	for (unsigned i = 0; i < Q_SHARD_MAX; i++)
 		if (s->shards[i] && !mx_ring_count(q_shard_spares(s->shards[i])))
-			s->prep_budget = UINT64_MAX;
+			s->prep_budget = PREP_URGENT;
 	before = s->prep_zeroed;
 	made = q_store_supply_spares(s);
 	s->prep_tokens -= s->prep_zeroed - before < s->prep_tokens
