@@ -262,7 +262,10 @@ int q_shard_msg_open(struct q_shard *sh, const struct q_envelope *env,
 	if (atomic_load_explicit(&sh->store->over_quota, memory_order_relaxed))
 		return -ENOSPC;
 	if (!cur_usable(sh) && mx_ring_count(sh->spares) == 0)
-		return sh->cur ? -EIO : -ENOSPC;
+		return sh->cur && !atomic_load_explicit(&sh->store->seg_fail,
+							memory_order_relaxed)
+			       ? -EIO
+			       : -ENOSPC;
 	if (sh->nfree == 0)
 		return -ENOMEM;
 	m = &sh->msgs[sh->free_slots[sh->nfree - 1]];
@@ -535,7 +538,7 @@ static void page_fill(struct q_shard *sh, struct q_batch *b,
 void q_shard_flush(struct q_shard *sh)
 {
 	unsigned taken = 0;
-	bool submitted = false;
+	bool submitted = false, stuck = false;
 
 	while (taken < sh->npending && sh->b_count < sh->batches_max) {
 		unsigned bi = (sh->b_head + sh->b_count) % BATCHES;
@@ -543,8 +546,10 @@ void q_shard_flush(struct q_shard *sh)
 		struct q_seg *seg;
 		bool full = false;
 
-		if (!cur_usable(sh) && !seg_switch(sh))
+		if (!cur_usable(sh) && !seg_switch(sh)) {
+			stuck = true;
 			break;
+		}
 		seg = sh->cur;
 		b->seg = seg;
 		b->count = 0;
@@ -581,8 +586,28 @@ void q_shard_flush(struct q_shard *sh)
 				submitted = true;
 			}
 		}
-		if (full && !seg_switch(sh))
+		if (full && !seg_switch(sh)) {
+			stuck = true;
 			break;
+		}
+	}
+	/* No segment to write into and the store cannot make one (the file
+	 * system is full): answer now (452 4.3.1) rather than keep the
+	 * clients waiting.  These messages were never written, so there is
+	 * nothing for recovery to undo. */
+	if (stuck && atomic_load_explicit(&sh->store->seg_fail,
+					  memory_order_relaxed)) {
+		for (unsigned i = taken; i < sh->npending; i++) {
+			struct q_msg *m = sh->pending[i];
+
+			sh->inflight--;
+			sh->done(sh->done_arg, m->cookie, m->id, -ENOSPC);
+			slot_free(sh, m);
+		}
+		MX_LOG_RL(MX_LOG_WARN, "queue",
+			  "msg=\"no segment: messages refused\" shard=%u "
+			  "msgs=%u", sh->idx, sh->npending - taken);
+		taken = sh->npending;
 	}
 	if (taken) {
 		sh->npending -= taken;

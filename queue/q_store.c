@@ -651,10 +651,18 @@ int q_store_supply_spares(struct q_store *s)
 			made++;
 		}
 	}
+	if (made && atomic_load(&s->seg_fail)) {
+		atomic_store(&s->seg_fail, false);
+		mx_log(MX_LOG_INFO, "queue",
+		       "msg=\"segments can be prepared again\"");
+	}
 	return made;
 fail:
-	MX_LOG_RL(MX_LOG_ERR, "queue", "msg=\"cannot prepare segment\" err=\"%s\"",
-		  err);
+	s->seg_retry_ns = mx_now_ns() + Q_SEG_RETRY_NS;
+	if (!atomic_exchange(&s->seg_fail, true))
+		mx_log(MX_LOG_ERR, "queue",
+		       "msg=\"cannot prepare segment, refusing new mail until "
+		       "space returns\" err=\"%s\"", err);
 	return made;
 }
 
@@ -689,6 +697,11 @@ static int prep_spares(struct q_store *s)
 	for (unsigned i = 0; i < Q_SHARD_MAX; i++)
 		if (s->shards[i] && !mx_ring_count(q_shard_spares(s->shards[i])))
 			s->prep_budget = PREP_URGENT;
+	/* After a failure, try again only every Q_SEG_RETRY_NS. */
+	if (atomic_load(&s->seg_fail) && now < s->seg_retry_ns) {
+		s->prep_budget = UINT64_MAX;
+		return 0;
+	}
 	before = s->prep_zeroed;
 	made = q_store_supply_spares(s);
 	s->prep_tokens -= s->prep_zeroed - before < s->prep_tokens

@@ -88,6 +88,8 @@ struct q_ent {
 	uint32_t nhist, hist_cap;
 };
 
+#define Q_SEG_RETRY_NS 1000000000ull	/* segment creation retry */
+
 struct q_store {
 	struct q_conf conf;
 	const struct q_io_ops *io;
@@ -119,6 +121,12 @@ struct q_store {
 	bool by_state_ok;
 	uint64_t count[Q_ST__COUNT];
 	atomic_bool over_quota;
+	/* Segment creation failing (the file system is full below the
+	 * quota, or I/O errors): shards with no segment left fail what they
+	 * hold with -ENOSPC instead of waiting, and creation is retried at
+	 * most every Q_SEG_RETRY_NS rather than on every poll. */
+	atomic_bool seg_fail;
+	uint64_t seg_retry_ns;
 	uint64_t disk_bytes;
 	uint64_t live_bytes;
 	uint64_t recovered_msgs, recovered_discarded;
