@@ -294,6 +294,17 @@ static int compact(struct q_store *s)
 	return (int)gone + 1;
 }
 
+/* State segments other than the current one: each restart starts a new
+ * state segment, so without this a daemon that restarts often (or is
+ * killed) would keep every old one and replay them all at start. */
+static bool old_state_segments(const struct q_store *s)
+{
+	for (const struct q_seg *seg = s->segs; seg; seg = seg->next)
+		if (is_state(seg) && seg != s->state_seg)
+			return true;
+	return false;
+}
+
 int q_compact_poll(struct q_store *s)
 {
 	uint64_t every = s->conf.state_compact_bytes ? s->conf.state_compact_bytes
@@ -308,8 +319,8 @@ int q_compact_poll(struct q_store *s)
 	/* Compacting costs about what the last compaction wrote: wait until
 	 * at least that much more was appended, so a big live set does not
 	 * make it run on every poll. */
-	if (rc >= 0 && s->state_since_compact >= every &&
-	    s->state_since_compact >= s->last_compact_bytes)
+	if (rc >= 0 && s->state_since_compact >= s->last_compact_bytes &&
+	    (s->state_since_compact >= every || old_state_segments(s)))
 		rc = compact(s);
 	if (rc < 0) {
 		s->failed = true;
