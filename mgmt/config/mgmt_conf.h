@@ -126,6 +126,9 @@ struct mgmt_conf {
 		uint64_t quota;	     /* bytes */
 		unsigned high_water; /* percent of quota */
 		unsigned low_water;
+		unsigned batches_max;		/* group commits in flight */
+		unsigned copy_forward_pct;
+		uint64_t state_compact_size;	/* bytes, 0 = segment_size */
 		uint64_t max_lifetime_ms;
 	} queue;
 

@@ -95,6 +95,12 @@ const struct mgmt_conf_key mgmt_conf_keys[] = {
 	  OFF(queue.high_water), 0, "percent of quota at which new mail gets 452 4.3.1" },
 	{ "queue.low_water", MGMT_CONF_T_UINT, "80", 0, 99, NULL,
 	  OFF(queue.low_water), 0, "percent of quota below which mail is accepted again" },
+	{ "queue.batches_max", MGMT_CONF_T_UINT, "2", 1, 16, NULL,
+	  OFF(queue.batches_max), 0, "group commits in flight per shard (more messages wait and join the next)" },
+	{ "queue.copy_forward_pct", MGMT_CONF_T_UINT, "25", 0, 100, NULL,
+	  OFF(queue.copy_forward_pct), 0, "live messages of a finished segment below this percent of it are copied forward so it can be deleted (0 = never)" },
+	{ "queue.state_compact_size", MGMT_CONF_T_SIZE, "0", 0, UINT64_MAX / 2, NULL,
+	  OFF(queue.state_compact_size), 0, "compact the state log after this much was appended (0 = queue.segment_size)" },
 	{ "queue.max_lifetime", MGMT_CONF_T_DURATION, "5d", 60000, 365 * MS_DAY, NULL,
 	  OFF(queue.max_lifetime_ms), 0, "undeliverable mail is bounced after this long" },
 

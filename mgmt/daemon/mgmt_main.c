@@ -147,6 +147,9 @@ static void mgmt_queue_conf_fill(struct q_conf *q, const struct mgmt_conf *c,
 	q->high_water_pct = c->queue.high_water;
 	q->low_water_pct = c->queue.low_water;
 	q->shard_count = shards;
+	q->batches_max = c->queue.batches_max;
+	q->copy_forward_pct = c->queue.copy_forward_pct;
+	q->state_compact_bytes = c->queue.state_compact_size;
 	/* The Received header and the envelope ride in the same record. */
 	q->msg_size_max = c->smtp.max_message_size + 64 * 1024 +
 			  (uint64_t)c->smtp.max_recipients * 1024;
