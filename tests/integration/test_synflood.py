@@ -330,6 +330,9 @@ try:
     print("synflood: proved %d SYNs sent -> %d cookie SYN-ACKs, %d connections "
           "(the real clients only), %d messages delivered" % (
               syns, synack, c2["net_tcp_accepted"], n))
+except SystemExit:
+    print("daemon log tail:\n" + d.logtail(25), flush=True)
+    raise
 finally:
     if flooder is not None and flooder.poll() is None:
         flooder.kill()
