@@ -214,9 +214,9 @@ int mgmt_reload(struct mgmt_daemon *d, char *err, size_t errlen)
 	/* Commit point: everything below cannot fail. */
 	mx_log_set_level((enum mx_log_level)next.log.level);
 	old = atomic_exchange_explicit(&d->policy, np, memory_order_acq_rel);
-	/* Cores may be inside a check on the old policy; it is small and
-	 * reloads are rare, so it is retired after a grace period rather
-	 * than tracked: one policy kept per reload until exit. */
+	/* Cores may be inside a check on the old policy, and each keeps a
+	 * reader on it until its next RCPT; it is small and reloads are
+	 * rare, so it is kept until exit rather than tracked. */
 	(void)old;
 	mgmt_conf_free(&d->conf);
 	d->conf = next;

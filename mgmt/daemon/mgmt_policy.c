@@ -109,6 +109,31 @@ oom:
 	return NULL;
 }
 
+/*
+ * The cores must not allocate per RCPT; dp_policy_check opens an LMDB
+ * read transaction each time, so every thread keeps one dp_policy_reader
+ * for the policy it last used, made on its first RCPT after a start or a
+ * reload (reloads are rare; old policies are never freed while the
+ * process runs, so a reader never outlives its policy).
+ */
+static enum dp_smtp_rcpt_verdict
+mgmt_policy_reader_check(const struct mgmt_policy *p, const char *local,
+			 const char *domain)
+{
+	static _Thread_local const struct mgmt_policy *tls_policy;
+	static _Thread_local struct dp_policy_reader *tls_reader;
+
+	if (tls_policy != p) {
+		dp_policy_reader_destroy(tls_reader);
+		tls_reader = NULL;
+		tls_policy = NULL;
+		if (dp_policy_reader_create(p->dp, &tls_reader) < 0)
+			return dp_policy_check(p->dp, local, domain);
+		tls_policy = p;
+	}
+	return dp_policy_reader_check(tls_reader, local, domain);
+}
+
 enum dp_smtp_rcpt_verdict mgmt_policy_check(const struct mgmt_policy *p,
 					    const char *local,
 					    const char *domain)
@@ -134,5 +159,5 @@ enum dp_smtp_rcpt_verdict mgmt_policy_check(const struct mgmt_policy *p,
 			       ? DP_SMTP_RCPT_OK
 			       : DP_SMTP_RCPT_UNKNOWN;
 	}
-	return dp_policy_check(p->dp, local, domain);
+	return mgmt_policy_reader_check(p, local, domain);
 }
