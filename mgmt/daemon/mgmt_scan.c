@@ -230,9 +230,25 @@ static void mgmt_scan_clam_done(void *arg, void *cookie, enum scan_verdict v,
 	struct mgmt_scan_job *j = cookie;
 
 	switch (v) {
-	case SCAN_V_CLEAN:
-		mgmt_scan_record(sc, j->id, Q_VERDICT_CLEAN, "clamav: clean");
+	case SCAN_V_CLEAN: {
+		/* Keep the ids of rules that matched (a `tag`), so the
+		 * delivered trace header still names them. */
+		char detail[256];
+		size_t n = (size_t)snprintf(detail, sizeof(detail),
+					    "clamav: clean");
+
+		for (unsigned i = 0; i < j->res.match_count &&
+				     n < sizeof(detail);
+		     i++) {
+			int w = snprintf(detail + n, sizeof(detail) - n,
+					 "%s%u", i ? "," : "; rules ",
+					 j->res.match[i]);
+			if (w > 0)
+				n += (size_t)w;
+		}
+		mgmt_scan_record(sc, j->id, Q_VERDICT_CLEAN, detail);
 		break;
+	}
 	case SCAN_V_INFECTED:
 		mgmt_scan_record(sc, j->id, Q_VERDICT_INFECTED, sig);
 		break;
