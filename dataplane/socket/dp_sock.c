@@ -88,22 +88,29 @@ int dp_sock_parse_addr(const char *text, struct sockaddr_storage *ss,
 	return 0;
 }
 
+uint16_t dp_sock_addr_host(const struct sockaddr_storage *ss, char *host,
+			   size_t size)
+{
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const void *)ss;
+
+		inet_ntop(AF_INET6, &s->sin6_addr, host, (socklen_t)size);
+		return ntohs(s->sin6_port);
+	}
+	const struct sockaddr_in *s = (const void *)ss;
+
+	inet_ntop(AF_INET, &s->sin_addr, host, (socklen_t)size);
+	return ntohs(s->sin_port);
+}
+
 static void dp_sock_addr_text(const struct sockaddr_storage *ss, char *buf,
 			      size_t size)
 {
 	char a[INET6_ADDRSTRLEN];
+	uint16_t port = dp_sock_addr_host(ss, a, sizeof(a));
 
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s = (const void *)ss;
-
-		inet_ntop(AF_INET, &s->sin_addr, a, sizeof(a));
-		snprintf(buf, size, "%s:%u", a, ntohs(s->sin_port));
-	} else {
-		const struct sockaddr_in6 *s = (const void *)ss;
-
-		inet_ntop(AF_INET6, &s->sin6_addr, a, sizeof(a));
-		snprintf(buf, size, "[%s]:%u", a, ntohs(s->sin6_port));
-	}
+	snprintf(buf, size, ss->ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+		 a, port);
 }
 
 static int dp_sock_listen_one(const struct dp_sock_listen *l, char *err,

@@ -190,32 +190,9 @@ static void dp_session_begin(struct dp_sock_core *c, struct dp_sock_conn *cn,
 	struct dp_smtp_peer p = {0};
 	uint16_t local_port;
 
-	if (peer->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)peer;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, cn->peer_addr,
-			  sizeof(cn->peer_addr));
-		cn->peer_port = ntohs(s6->sin6_port);
-	} else {
-		const struct sockaddr_in *s4 = (const void *)peer;
-
-		inet_ntop(AF_INET, &s4->sin_addr, cn->peer_addr,
-			  sizeof(cn->peer_addr));
-		cn->peer_port = ntohs(s4->sin_port);
-	}
-	if (local->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)local;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, local_addr,
-			  sizeof(local_addr));
-		local_port = ntohs(s6->sin6_port);
-	} else {
-		const struct sockaddr_in *s4 = (const void *)local;
-
-		inet_ntop(AF_INET, &s4->sin_addr, local_addr,
-			  sizeof(local_addr));
-		local_port = ntohs(s4->sin_port);
-	}
+	cn->peer_port = dp_sock_addr_host(peer, cn->peer_addr,
+					  sizeof(cn->peer_addr));
+	local_port = dp_sock_addr_host(local, local_addr, sizeof(local_addr));
 	p.addr = cn->peer_addr;
 	p.port = cn->peer_port;
 	p.local_addr = local_addr;

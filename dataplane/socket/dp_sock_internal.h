@@ -144,6 +144,11 @@ struct dp_sock {
 	struct dp_sock_core core[DP_SOCK_CORES_MAX];
 };
 
+/* dp_sock.c: the printable address of ss into host (INET6_ADDRSTRLEN
+ * bytes), returning its port. */
+uint16_t dp_sock_addr_host(const struct sockaddr_storage *ss, char *host,
+			   size_t size);
+
 /* dp_sock_core.c */
 void *dp_sock_core_main(void *arg);
 struct io_uring_sqe *dp_sock_sqe(struct dp_sock_core *c);
