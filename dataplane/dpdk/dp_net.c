@@ -21,7 +21,8 @@ void dp_net_conf_defaults(struct dp_net_conf *conf)
 	conf->rcv_buf_size = 64 * 1024;
 	conf->snd_buf_size = 16 * 1024;
 	conf->ooo_ranges_max = 4;
-	conf->synq_size = 256;
+	conf->synq_size = 65536;
+	conf->synq_resend_per_s = 1000;
 	conf->rto_min_ms = 200;
 	conf->rto_max_ms = 60000;
 	conf->rto_init_ms = 1000;
@@ -57,7 +58,7 @@ static bool conf_valid(const struct dp_net_conf *c)
 	       c->ooo_ranges_max <= DP_OOO_MAX && c->rto_min_ms > 0 &&
 	       c->rto_max_ms >= c->rto_min_ms && c->rto_init_ms > 0 &&
 	       c->prefix_len <= 32 && c->ip != 0 &&
-	       (c->synq_size & (c->synq_size - 1)) == 0;
+	       c->synq_size <= (1u << 24) && c->synq_resend_per_s <= 1000000;
 }
 
 struct dp_net *dp_net_create(const struct dp_net_conf *conf,
@@ -94,8 +95,8 @@ struct dp_net *dp_net_create(const struct dp_net_conf *conf,
 	net->tw_hash_mask = pow2_at_least(conf->tw_max * 2) - 1;
 	net->tw_hash = malloc((net->tw_hash_mask + 1) * sizeof(uint32_t));
 	net->arp = calloc(conf->arp_max, sizeof(*net->arp));
-	net->synq =
-	    calloc(conf->synq_size ? conf->synq_size : 1, sizeof(*net->synq));
+	net->synq = calloc(dp_synq_entries(conf) ? dp_synq_entries(conf) : 1,
+			   sizeof(*net->synq));
 	if (!net->conns || !net->conn_hash || !net->tw || !net->tw_hash ||
 	    !net->arp || !net->synq)
 		goto nomem;
@@ -105,6 +106,7 @@ struct dp_net *dp_net_create(const struct dp_net_conf *conf,
 	memset(net->wheel, 0xff, sizeof(net->wheel));
 	net->pending_head = DP_NIL;
 	net->dead_head = DP_NIL;
+	dp_synq_init(net);
 
 	bufs = (size_t)conf->rcv_buf_size + conf->snd_buf_size +
 	       conf->app_ctx_size;
@@ -169,8 +171,10 @@ void dp_net_input(struct dp_net *net, const uint8_t *frame, size_t len,
 		dp_arp_input(net, frame, len);
 		break;
 	case ETH_TYPE_IPV4:
+		net->rx_mac = frame + 6;
 		dp_ip_input(net, frame + DP_NET_ETH_HLEN, len - DP_NET_ETH_HLEN,
 			    rx_flags);
+		net->rx_mac = NULL;
 		break;
 	default:
 		/* VLAN tags and IPv6 (next) land here. */

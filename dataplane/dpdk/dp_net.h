@@ -96,7 +96,10 @@ struct dp_net_conf {
 	uint32_t rcv_buf_size;	 /* per connection, bytes, multiple of 64 */
 	uint32_t snd_buf_size;	 /* per connection, bytes, multiple of 64 */
 	uint32_t ooo_ranges_max; /* out-of-order holes kept (<= 8) */
-	uint32_t synq_size;  /* SYN-ACK retransmit cache, power of 2; 0 off */
+	/* SYN-ACK resend cache (dp_tcp_synq.c): entries, rounded up to a
+	 * power of two, 0 = off; and the resends allowed per second. */
+	uint32_t synq_size;
+	uint32_t synq_resend_per_s;
 	/* App storage per connection, 64-aligned, not zeroed: accept()
 	 * initialises what it uses (zeroing a large session per handshake
 	 * would cost more than the rest of it). */

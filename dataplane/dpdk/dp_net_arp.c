@@ -7,9 +7,12 @@
  *
  * Each core has its own table, and RSS steers ARP (no L4 hash) to one
  * queue only, so a core would never see the reply to its own request.
- * Cores therefore also glean: an IPv4 packet addressed to us refreshes
- * (or creates) the entry of its previous hop — its on-link source, or the
- * gateway for off-link sources — from the frame's source MAC.
+ * Cores therefore also glean: a TCP segment of one of our connections (or
+ * the handshake ACK that opens one) refreshes or creates the entry of its
+ * previous hop — its on-link source, or the gateway for off-link sources —
+ * from the frame's source MAC.  Stateless answers (SYN-ACKs, RSTs, echo
+ * replies) go straight back to the frame's source and touch no entry, so a
+ * flood from spoofed sources cannot evict the peers we owe data.
  */
 #include "dp_net_priv.h"
 

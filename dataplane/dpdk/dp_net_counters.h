@@ -42,6 +42,13 @@
 	X(net_tcp_syn_rx, "SYNs received")                                     \
 	X(net_tcp_synack_tx, "SYN-ACKs (cookies) sent")                        \
 	X(net_tcp_synack_retx, "SYN-ACKs sent again (handshake ACK lost?)")    \
+	X(net_tcp_synack_retx_capped,                                          \
+	  "SYN-ACK resends skipped: per-core resend rate cap")                 \
+	X(net_tcp_synq_evicted,                                                \
+	  "SYN-ACK resend entries evicted by younger SYNs (cache full)")       \
+	X(net_tcp_synq_expired, "SYN-ACK resend entries out of tries")         \
+	X(net_tcp_synq_recovered,                                              \
+	  "handshakes completed after a SYN-ACK resend")                       \
 	X(net_tcp_cookie_bad, "handshake ACKs with a bad cookie (RST sent)")   \
 	X(net_tcp_no_conn, "segments for no connection (RST sent)")            \
 	X(net_tcp_pool_empty, "handshakes refused: connection pool empty")     \

@@ -35,7 +35,8 @@ static void icmp_input(struct dp_net *net, uint32_t src, const uint8_t *p,
 	}
 	/* RFC 792: the reply carries the same identifier, sequence number
 	 * and data, type 0, checksum recomputed. */
-	out = dp_ip_out_begin(net, src, DP_IPPROTO_ICMP, len, &h);
+	/* Answered to the frame's sender: an echo creates no ARP state. */
+	out = dp_ip_out_begin(net, src, net->rx_mac, DP_IPPROTO_ICMP, len, &h);
 	if (!out)
 		return;
 	memcpy(out, p, len);
@@ -86,8 +87,6 @@ void dp_ip_input(struct dp_net *net, const uint8_t *ip, size_t len,
 		DP_NET_COUNT(net_ip_ttl_zero);
 		return;
 	}
-	/* The frame's source MAC is at offset 6 of its Ethernet header. */
-	dp_arp_glean(net, src, ip - DP_NET_ETH_HLEN + 6);
 	switch (ip[9]) {
 	case DP_IPPROTO_TCP:
 		dp_tcp_input(net, src, dst, ip + hlen, tot - hlen, rx_flags);
@@ -101,13 +100,14 @@ void dp_ip_input(struct dp_net *net, const uint8_t *ip, size_t len,
 	}
 }
 
-uint8_t *dp_ip_out_begin(struct dp_net *net, uint32_t dst, uint8_t proto,
-			 size_t l4_len, void **handle)
+uint8_t *dp_ip_out_begin(struct dp_net *net, uint32_t dst, const uint8_t *mac,
+			 uint8_t proto, size_t l4_len, void **handle)
 {
-	const uint8_t *mac = dp_arp_resolve(net, dst);
 	size_t flen = DP_NET_ETH_HLEN + DP_IP_HLEN + l4_len;
 	uint8_t *f, *ip;
 
+	if (!mac)
+		mac = dp_arp_resolve(net, dst);
 	if (!mac) {
 		DP_NET_COUNT(net_tx_arp_miss);
 		return NULL;

@@ -184,8 +184,10 @@ struct dp_synq {
 	uint16_t pport, lport;
 	uint32_t peer_isn, cookie;
 	struct dp_tcp_opts opts; /* as sent in our SYN-ACK */
-	uint64_t sent_ms;
-	uint8_t tries;
+	uint64_t added_ms;	 /* SYN-ACK first sent (eviction order) */
+	uint64_t due_ms;	 /* next resend */
+	uint8_t mac[6];		 /* Ethernet source of the SYN */
+	uint8_t tries;		 /* resends done (or skipped by the cap) */
 	bool used;
 };
 
@@ -220,8 +222,17 @@ struct dp_net {
 
 	struct dp_arp_entry *arp;
 
+	/* SYN-ACK resend cache (dp_tcp_synq.c) */
 	struct dp_synq *synq;
-	uint64_t synq_scan_ms;
+	uint32_t synq_sets;	    /* 4 ways each; 0: off */
+	uint32_t synq_cursor;	    /* next entry the sweep examines */
+	uint64_t synq_sweep_ms;	    /* time of the last sweep step */
+	uint64_t synq_tokens_milli; /* resend tokens x 1000 */
+	uint32_t synq_burst;	    /* bucket depth, tokens */
+
+	/* Ethernet source of the frame being input (NULL outside input):
+	 * stateless answers go back to it rather than through ARP. */
+	const uint8_t *rx_mac;
 
 	/* RFC 5961 §7 challenge ACK budget */
 	uint64_t chack_window_ms;
@@ -237,12 +248,13 @@ const uint8_t *dp_arp_resolve(struct dp_net *net, uint32_t dst);
 void dp_ip_input(struct dp_net *net, const uint8_t *ip, size_t len,
 		 unsigned rx_flags);
 /*
- * Starts an IPv4 packet to dst with l4_len bytes of payload: resolves the
- * next hop, takes a TX buffer and writes the Ethernet and IP headers.
+ * Starts an IPv4 packet to dst with l4_len bytes of payload: takes a TX
+ * buffer and writes the Ethernet and IP headers.  The next hop is mac when
+ * given (the sender of a frame we answer), else resolved through ARP.
  * Returns a pointer to the L4 header, or NULL (counted).
  */
-uint8_t *dp_ip_out_begin(struct dp_net *net, uint32_t dst, uint8_t proto,
-			 size_t l4_len, void **handle);
+uint8_t *dp_ip_out_begin(struct dp_net *net, uint32_t dst, const uint8_t *mac,
+			 uint8_t proto, size_t l4_len, void **handle);
 /* Finishes the packet begun above (l4 as returned) and sends it. */
 void dp_ip_out_end(struct dp_net *net, void *handle, uint8_t *l4, size_t l4_len,
 		   unsigned flags);
@@ -263,10 +275,16 @@ bool dp_tcp_cookie_check(struct dp_net *net, uint32_t src, uint16_t sport,
 			 uint16_t dport, uint32_t peer_isn, uint32_t cookie,
 			 uint16_t *mss, uint8_t *ws, bool *ts);
 
-/* SYN-ACK retransmission cache (dp_tcp_synq.c) */
+/* SYN-ACK resend cache (dp_tcp_synq.c) */
+/* Entries the conf asks for (synq_size rounded up to a power of two, at
+ * least one set), 0 when off: what dp_net_create allocates. */
+uint32_t dp_synq_entries(const struct dp_net_conf *conf);
+/* Sizes and resets the cache in net->synq (allocated by the caller). */
+void dp_synq_init(struct dp_net *net);
+/* Remembers a SYN-ACK just sent; mac: the SYN's Ethernet source. */
 void dp_synq_add(struct dp_net *net, uint32_t ip, uint16_t pport,
 		 uint16_t lport, uint32_t peer_isn, uint32_t cookie,
-		 const struct dp_tcp_opts *o);
+		 const struct dp_tcp_opts *o, const uint8_t *mac);
 void dp_synq_done(struct dp_net *net, uint32_t ip, uint16_t pport,
 		  uint16_t lport);
 void dp_synq_run(struct dp_net *net);
@@ -293,10 +311,12 @@ void dp_tcp_send_seg(struct dp_tcp_conn *c, uint32_t seq, uint32_t len,
 		     uint8_t flags);
 void dp_tcp_send_ack(struct dp_tcp_conn *c);
 void dp_tcp_challenge_ack(struct dp_tcp_conn *c);
-/* A segment for no connection: RST/ACK etc. with no options. */
+/* A segment for no connection (SYN-ACK, RST, TIME_WAIT ACK); mac as for
+ * dp_ip_out_begin (NULL: through ARP). */
 void dp_tcp_send_raw(struct dp_net *net, uint32_t dst, uint16_t sport,
 		     uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
-		     uint16_t wnd, const struct dp_tcp_opts *o);
+		     uint16_t wnd, const struct dp_tcp_opts *o,
+		     const uint8_t *mac);
 uint32_t dp_tcp_rcv_space(const struct dp_tcp_conn *c);
 void dp_tcp_deliver(struct dp_tcp_conn *c);
 

@@ -37,11 +37,20 @@ static void reply_rst(struct dp_net *net, const struct seg *s)
 		return;
 	if (s->flags & DP_TH_ACK)
 		dp_tcp_send_raw(net, s->src, s->dport, s->sport, s->ack, 0,
-				DP_TH_RST, 0, NULL);
+				DP_TH_RST, 0, NULL, net->rx_mac);
 	else
 		dp_tcp_send_raw(net, s->src, s->dport, s->sport, 0,
 				s->seq + seglen, DP_TH_RST | DP_TH_ACK, 0,
-				NULL);
+				NULL, net->rx_mac);
+}
+
+/* Only segments of a connection (or the ACK that opens one) teach the ARP
+ * table the peer's next hop: the table is bounded, and what a spoofed
+ * flood sends must not evict the peers we owe data. */
+static void glean(struct dp_net *net, uint32_t src)
+{
+	if (net->rx_mac)
+		dp_arp_glean(net, src, net->rx_mac);
 }
 
 static void send_synack(struct dp_net *net, const struct seg *s)
@@ -64,12 +73,17 @@ static void send_synack(struct dp_net *net, const struct seg *s)
 		o.tsval = ts_now(net);
 		o.tsecr = s->o.tsval;
 	}
-	/* RFC 7323 §2.2: the window of a SYN-ACK is never scaled. */
+	/* RFC 7323 §2.2: the window of a SYN-ACK is never scaled.  It goes
+	 * to the SYN's Ethernet source: a SYN creates no state, ARP
+	 * included, so a flood from spoofed on-link sources cannot push real
+	 * peers out of the ARP table. */
 	dp_tcp_send_raw(net, s->src, s->dport, s->sport, cookie, s->seq + 1,
 			DP_TH_SYN | DP_TH_ACK,
-			wnd > 65535 ? 65535 : (uint16_t)wnd, &o);
+			wnd > 65535 ? 65535 : (uint16_t)wnd, &o, net->rx_mac);
 	DP_NET_COUNT(net_tcp_synack_tx);
-	dp_synq_add(net, s->src, s->sport, s->dport, s->seq, cookie, &o);
+	if (net->rx_mac)
+		dp_synq_add(net, s->src, s->sport, s->dport, s->seq, cookie,
+			    &o, net->rx_mac);
 }
 
 static struct dp_tcp_conn *open_from_cookie(struct dp_net *net,
@@ -88,6 +102,7 @@ static struct dp_tcp_conn *open_from_cookie(struct dp_net *net,
 		return NULL;
 	}
 	dp_synq_done(net, s->src, s->sport, s->dport);
+	glean(net, s->src);
 	c = dp_tcp_conn_alloc(net, s->src, s->sport, s->dport);
 	if (!c) {
 		DP_NET_COUNT(net_tcp_pool_empty);
@@ -129,7 +144,8 @@ static struct dp_tcp_conn *open_from_cookie(struct dp_net *net,
 		if (rc < 0) {
 			DP_NET_COUNT(net_tcp_app_refused);
 			dp_tcp_send_raw(net, s->src, s->dport, s->sport,
-					c->snd_nxt, 0, DP_TH_RST, 0, NULL);
+					c->snd_nxt, 0, DP_TH_RST, 0, NULL,
+					net->rx_mac);
 			c->app_live = false;
 			dp_tcp_conn_kill(c, -ECONNREFUSED);
 			return NULL;
@@ -169,7 +185,7 @@ static bool tw_input(struct dp_net *net, struct dp_tw *tw, const struct seg *s)
 		o.tsecr = tw->ts_recent;
 	}
 	dp_tcp_send_raw(net, s->src, s->dport, s->sport, tw->snd_nxt,
-			tw->rcv_nxt, DP_TH_ACK, 0, &o);
+			tw->rcv_nxt, DP_TH_ACK, 0, &o, net->rx_mac);
 	return true;
 }
 
@@ -583,6 +599,7 @@ void dp_tcp_input(struct dp_net *net, uint32_t src, uint32_t dst,
 	}
 	c = dp_tcp_conn_lookup(net, src, s.sport, s.dport);
 	if (c) {
+		glean(net, src);
 		conn_input(c, &s);
 		return;
 	}

@@ -61,7 +61,8 @@ void dp_tcp_send_seg(struct dp_tcp_conn *c, uint32_t seq, uint32_t len,
 	uint8_t *th;
 	void *h;
 
-	th = dp_ip_out_begin(net, c->peer_ip, DP_IPPROTO_TCP, hlen + len, &h);
+	th = dp_ip_out_begin(net, c->peer_ip, NULL, DP_IPPROTO_TCP, hlen + len,
+			     &h);
 	if (!th)
 		return;
 	dp_put16(th, c->local_port);
@@ -120,7 +121,8 @@ void dp_tcp_challenge_ack(struct dp_tcp_conn *c)
 
 void dp_tcp_send_raw(struct dp_net *net, uint32_t dst, uint16_t sport,
 		     uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
-		     uint16_t wnd, const struct dp_tcp_opts *o)
+		     uint16_t wnd, const struct dp_tcp_opts *o,
+		     const uint8_t *mac)
 {
 	uint8_t opt[40];
 	size_t olen = 0, hlen;
@@ -150,7 +152,7 @@ void dp_tcp_send_raw(struct dp_net *net, uint32_t dst, uint16_t sport,
 		olen += 8;
 	}
 	hlen = DP_TCP_HLEN + olen;
-	th = dp_ip_out_begin(net, dst, DP_IPPROTO_TCP, hlen, &h);
+	th = dp_ip_out_begin(net, dst, mac, DP_IPPROTO_TCP, hlen, &h);
 	if (!th)
 		return;
 	dp_put16(th, sport);

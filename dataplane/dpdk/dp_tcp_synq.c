@@ -1,46 +1,140 @@
 /*
- * dp_tcp_synq — SYN-ACK retransmission without listener state.  With SYN
- * cookies nothing remembers a SYN, so when the ACK completing a handshake
- * is lost the client believes it is connected and waits for our banner,
- * which never comes: SMTP is a server-speaks-first protocol.  This cache
- * keeps the last SYN-ACKs sent (direct-mapped by tuple hash, a collision
- * simply overwrites) and sends each again after 1, 2 and 4 seconds unless
- * the handshake completed.  A flood only churns the cache: the connection
- * table is still untouched by any SYN, and memory is fixed at start-up.
+ * dp_tcp_synq — SYN-ACK resends without listener state, built to keep
+ * working under a SYN flood.
+ *
+ * Why it exists.  With SYN cookies nothing remembers a SYN, so when the
+ * ACK completing a handshake is lost the client believes it is connected
+ * and waits for our banner, which never comes: SMTP is server-speaks-first,
+ * and the client's kernel has nothing to retransmit.  Sending the SYN-ACK
+ * again (same cookie) makes the client's TCP answer with a duplicate ACK
+ * (RFC 9293 §3.10.7.4), which completes the handshake from the cookie.
+ * Losing that ACK is most likely exactly when a flood fills the links and
+ * queues, so the cache must survive a flood.
+ *
+ * Table.  A set-associative array of conf->synq_size entries (rounded up
+ * to a power of two, 4 ways per set), allocated once at start-up; the set
+ * is chosen by a keyed hash of the tuple, so a spoofer cannot aim at the
+ * set of a given client.  A SYN takes a free way of its set, or the way of
+ * the same tuple (a retransmitted SYN), or evicts the oldest way.  An entry
+ * therefore lives until four younger SYNs land in its set: with E entries
+ * and a flood of R SYN/s, about E/R seconds (64K entries at 40K SYN/s:
+ * 1.6 s; the first resend at 300 ms is reached by >99% of entries).  The
+ * handshake ACK (valid cookie) or a RST from the peer frees the entry.
+ *
+ * Schedule.  The first resend goes 300 ms after the SYN-ACK, the next two
+ * 900 ms and 2.7 s after the one before (0.3, 1.2 and 3.9 s): 300 ms
+ * covers most RTTs, so a lost ACK costs a client a fraction of a second,
+ * and three tries fit well inside the 64-128 s cookie validity.  Entries are examined by a sweep that
+ * covers the whole table every SYNQ_SWEEP_MS, a slice per poll round, so a
+ * large table never stalls the poll loop.
+ *
+ * Cap.  Each resend spends a token from a per-core bucket filled at
+ * conf->synq_resend_per_s (burst: a tenth of a second's worth).  Without
+ * tokens the try is skipped and counted (net_tcp_synack_retx_capped), so a
+ * spoofed flood gets at most one SYN-ACK per SYN plus that many resends a
+ * second per core: we are never an amplifier beyond the cap.  Resends go
+ * to the Ethernet source of the SYN, so neither the SYN nor its resends
+ * create or touch ARP state.
+ *
+ * Residual risk.  Under a spoofed flood whose due resends exceed the cap,
+ * a real client's resend competes with the flood's for the tokens: its lost
+ * ACK is recovered with probability about cap / (due resends per second)
+ * per try.  Lost handshake ACKs stay rare (a single packet), a client that
+ * gets no banner retries the MX later (RFC 5321 §4.5.4.1), and the counters
+ * below tell an operator when the cap binds.
  */
 #include "dp_net_priv.h"
 
-#define SYNQ_SCAN_MS 100
-#define SYNQ_TRIES 3
-#define SYNQ_FIRST_MS 1000
+#define SYNQ_WAYS 4u
+#define SYNQ_FIRST_MS 300u
+#define SYNQ_BACKOFF 3u
+#define SYNQ_TRIES 3u
+#define SYNQ_SWEEP_MS 50u
 
-static uint32_t synq_slot(const struct dp_net *net, uint32_t ip, uint16_t pport,
-			  uint16_t lport)
+static uint32_t synq_set(const struct dp_net *net, uint32_t ip, uint16_t pport,
+			 uint16_t lport)
 {
-	uint64_t k = (uint64_t)ip << 32 | (uint32_t)pport << 16 | lport;
+	uint64_t k = ((uint64_t)ip << 32 | (uint32_t)pport << 16 | lport) ^
+		     net->conf.secret[1];
 
-	k ^= net->conf.secret[0];
 	k *= 0xff51afd7ed558ccdull;
 	k ^= k >> 33;
-	return (uint32_t)k & (net->conf.synq_size - 1);
+	k ^= net->conf.secret[0];
+	k *= 0xc4ceb9fe1a85ec53ull;
+	k ^= k >> 29;
+	return (uint32_t)k & (net->synq_sets - 1);
+}
+
+static bool synq_match(const struct dp_synq *q, uint32_t ip, uint16_t pport,
+		       uint16_t lport)
+{
+	return q->used && q->ip == ip && q->pport == pport && q->lport == lport;
+}
+
+static uint32_t synq_delay_ms(unsigned tries)
+{
+	uint32_t d = SYNQ_FIRST_MS;
+
+	while (tries--)
+		d *= SYNQ_BACKOFF;
+	return d;
+}
+
+uint32_t dp_synq_entries(const struct dp_net_conf *conf)
+{
+	uint32_t n = SYNQ_WAYS;
+
+	if (!conf->synq_size)
+		return 0;
+	while (n < conf->synq_size)
+		n <<= 1;
+	return n;
+}
+
+void dp_synq_init(struct dp_net *net)
+{
+	net->synq_sets = dp_synq_entries(&net->conf) / SYNQ_WAYS;
+	net->synq_cursor = 0;
+	net->synq_sweep_ms = net->now_ms;
+	net->synq_tokens_milli = 0;
+	net->synq_burst = net->conf.synq_resend_per_s / 10 > 1
+			      ? net->conf.synq_resend_per_s / 10
+			      : 1;
 }
 
 void dp_synq_add(struct dp_net *net, uint32_t ip, uint16_t pport,
 		 uint16_t lport, uint32_t peer_isn, uint32_t cookie,
-		 const struct dp_tcp_opts *o)
+		 const struct dp_tcp_opts *o, const uint8_t *mac)
 {
-	struct dp_synq *q;
+	struct dp_synq *set, *q = NULL;
 
-	if (!net->conf.synq_size)
+	if (!net->synq_sets)
 		return;
-	q = &net->synq[synq_slot(net, ip, pport, lport)];
+	set = &net->synq[(size_t)synq_set(net, ip, pport, lport) * SYNQ_WAYS];
+	for (unsigned w = 0; w < SYNQ_WAYS; w++)
+		if (synq_match(&set[w], ip, pport, lport)) {
+			q = &set[w];
+			break;
+		}
+	for (unsigned w = 0; !q && w < SYNQ_WAYS; w++)
+		if (!set[w].used)
+			q = &set[w];
+	if (!q) {
+		q = &set[0];
+		for (unsigned w = 1; w < SYNQ_WAYS; w++)
+			if (set[w].added_ms < q->added_ms)
+				q = &set[w];
+		DP_NET_COUNT(net_tcp_synq_evicted);
+	}
 	q->ip = ip;
 	q->pport = pport;
 	q->lport = lport;
 	q->peer_isn = peer_isn;
 	q->cookie = cookie;
 	q->opts = *o;
-	q->sent_ms = net->now_ms;
+	memcpy(q->mac, mac, 6);
+	q->added_ms = net->now_ms;
+	q->due_ms = net->now_ms + SYNQ_FIRST_MS;
 	q->tries = 0;
 	q->used = true;
 }
@@ -48,41 +142,75 @@ void dp_synq_add(struct dp_net *net, uint32_t ip, uint16_t pport,
 void dp_synq_done(struct dp_net *net, uint32_t ip, uint16_t pport,
 		  uint16_t lport)
 {
-	struct dp_synq *q;
+	struct dp_synq *set;
 
-	if (!net->conf.synq_size)
+	if (!net->synq_sets)
 		return;
-	q = &net->synq[synq_slot(net, ip, pport, lport)];
-	if (q->used && q->ip == ip && q->pport == pport && q->lport == lport)
-		q->used = false;
+	set = &net->synq[(size_t)synq_set(net, ip, pport, lport) * SYNQ_WAYS];
+	for (unsigned w = 0; w < SYNQ_WAYS; w++)
+		if (synq_match(&set[w], ip, pport, lport)) {
+			if (set[w].tries)
+				DP_NET_COUNT(net_tcp_synq_recovered);
+			set[w].used = false;
+			return;
+		}
 }
 
-void dp_synq_run(struct dp_net *net)
+/* Refills the bucket for the time since the last sweep step. */
+static void synq_refill(struct dp_net *net, uint64_t elapsed_ms)
+{
+	uint64_t cap = (uint64_t)net->synq_burst * 1000;
+	uint64_t t = net->synq_tokens_milli +
+		     elapsed_ms * net->conf.synq_resend_per_s;
+
+	net->synq_tokens_milli = t > cap ? cap : t;
+}
+
+static void synq_resend(struct dp_net *net, struct dp_synq *q)
 {
 	uint32_t wnd =
 	    net->conf.rcv_buf_size > 65535 ? 65535 : net->conf.rcv_buf_size;
 
-	if (!net->conf.synq_size ||
-	    net->now_ms - net->synq_scan_ms < SYNQ_SCAN_MS)
+	q->tries++;
+	q->due_ms = net->now_ms + synq_delay_ms(q->tries);
+	if (net->synq_tokens_milli < 1000) {
+		DP_NET_COUNT(net_tcp_synack_retx_capped);
 		return;
-	net->synq_scan_ms = net->now_ms;
-	for (uint32_t i = 0; i < net->conf.synq_size; i++) {
-		struct dp_synq *q = &net->synq[i];
+	}
+	net->synq_tokens_milli -= 1000;
+	if (q->opts.has_ts)
+		q->opts.tsval = (uint32_t)net->now_ms + net->ts_offset;
+	/* RFC 7323 §2.2: the window of a SYN-ACK is never scaled. */
+	dp_tcp_send_raw(net, q->ip, q->lport, q->pport, q->cookie,
+			q->peer_isn + 1, DP_TH_SYN | DP_TH_ACK, (uint16_t)wnd,
+			&q->opts, q->mac);
+	DP_NET_COUNT(net_tcp_synack_retx);
+}
 
-		if (!q->used || net->now_ms - q->sent_ms <
-				    (uint64_t)SYNQ_FIRST_MS << q->tries)
+void dp_synq_run(struct dp_net *net)
+{
+	uint64_t elapsed = net->now_ms - net->synq_sweep_ms;
+	uint32_t n, total;
+
+	if (!net->synq_sets || elapsed == 0)
+		return;
+	net->synq_sweep_ms = net->now_ms;
+	synq_refill(net, elapsed);
+	total = net->synq_sets * SYNQ_WAYS;
+	n = elapsed >= SYNQ_SWEEP_MS
+		? total
+		: (uint32_t)((uint64_t)total * elapsed / SYNQ_SWEEP_MS) + 1;
+	while (n--) {
+		struct dp_synq *q = &net->synq[net->synq_cursor];
+
+		net->synq_cursor = (net->synq_cursor + 1) & (total - 1);
+		if (!q->used || net->now_ms < q->due_ms)
 			continue;
 		if (q->tries == SYNQ_TRIES) {
+			DP_NET_COUNT(net_tcp_synq_expired);
 			q->used = false;
 			continue;
 		}
-		q->tries++;
-		q->sent_ms = net->now_ms;
-		if (q->opts.has_ts)
-			q->opts.tsval = (uint32_t)net->now_ms + net->ts_offset;
-		dp_tcp_send_raw(net, q->ip, q->lport, q->pport, q->cookie,
-				q->peer_isn + 1, DP_TH_SYN | DP_TH_ACK,
-				(uint16_t)wnd, &q->opts);
-		DP_NET_COUNT(net_tcp_synack_retx);
+		synq_resend(net, q);
 	}
 }

@@ -252,6 +252,7 @@ static void test_arp_resolve(void)
 	struct nt_peer p, far;
 	struct nt_seg s;
 	unsigned reqs = 0, i;
+	uint64_t learned;
 
 	nt_init(&t, arp_conf);
 	/* No ARP first: the handshake itself teaches the stack the MAC. */
@@ -287,10 +288,29 @@ static void test_arp_resolve(void)
 	nt_send(&t, &far, DP_TH_SYN, NULL, 0);
 	CHECK(t.nout == 1 && nt_tcp(&t, 0, &s) && s.dst == far.ip);
 	CHECK(t.out[0].b[5] == 0xfe);
-	/* Two entries (peer, gateway) fill the table; a third evicts. */
+	/* SYNs, even from many on-link sources, are answered to the
+	 * frame's sender and leave the table alone: the SYN-ACK to `far`
+	 * went to the gateway's MAC without an entry for either. */
+	learned = nt_counter(net_arp_learned);
+	for (i = 0; i < 100; i++) {
+		nt_clear(&t);
+		nt_peer_init(&p, 0x0a000010 + i, (uint16_t)(6000 + i));
+		p.mac[4] = 0x77;
+		nt_send(&t, &p, DP_TH_SYN, NULL, 0);
+		CHECK(t.nout == 1 && nt_tcp(&t, 0, &s) && s.dst == p.ip);
+		CHECK(memcmp(t.out[0].b, p.mac, 6) == 0);
+	}
+	CHECK(nt_counter(net_arp_learned) == learned);
+	CHECK(nt_counter(net_arp_table_full) == 0);
+	/* A completed handshake does learn: two entries (the first peer,
+	 * 10.0.0.3) fill the table; a third evicts. */
 	nt_peer_init(&p, 0x0a000003, 5002);
-	nt_send(&t, &p, DP_TH_SYN, NULL, 0);
-	CHECK(nt_counter(net_arp_table_full) >= 1);
+	nt_handshake(&t, &p);
+	CHECK(nt_counter(net_arp_learned) == learned + 1);
+	CHECK(nt_counter(net_arp_table_full) == 0);
+	nt_peer_init(&p, 0x0a000004, 5003);
+	nt_handshake(&t, &p);
+	CHECK(nt_counter(net_arp_table_full) == 1);
 	nt_fini(&t);
 }
 
