@@ -97,8 +97,9 @@ struct dp_net *dp_net_create(const struct dp_net_conf *conf,
 	net->arp = calloc(conf->arp_max, sizeof(*net->arp));
 	net->synq = calloc(dp_synq_entries(conf) ? dp_synq_entries(conf) : 1,
 			   sizeof(*net->synq));
+	net->synq_dst = calloc(DP_SYNQ_DST_BUCKETS, sizeof(*net->synq_dst));
 	if (!net->conns || !net->conn_hash || !net->tw || !net->tw_hash ||
-	    !net->arp || !net->synq)
+	    !net->arp || !net->synq || !net->synq_dst)
 		goto nomem;
 	memset(net->conn_hash, 0xff,
 	       (net->conn_hash_mask + 1) * sizeof(uint32_t));
@@ -145,6 +146,7 @@ void dp_net_destroy(struct dp_net *net)
 	free(net->tw_hash);
 	free(net->arp);
 	free(net->synq);
+	free(net->synq_dst);
 	free(net);
 }
 

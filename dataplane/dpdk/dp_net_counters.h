@@ -43,7 +43,9 @@
 	X(net_tcp_synack_tx, "SYN-ACKs (cookies) sent")                        \
 	X(net_tcp_synack_retx, "SYN-ACKs sent again (handshake ACK lost?)")    \
 	X(net_tcp_synack_retx_capped,                                          \
-	  "SYN-ACK resends skipped: per-core resend rate cap")                 \
+	  "SYN-ACK resends held back: per-core rate cap")                      \
+	X(net_tcp_synack_retx_capped_dst,                                      \
+	  "SYN-ACK resends held back: per-destination cap")                    \
 	X(net_tcp_synq_evicted,                                                \
 	  "SYN-ACK resend entries evicted by younger SYNs (cache full)")       \
 	X(net_tcp_synq_expired, "SYN-ACK resend entries out of tries")         \

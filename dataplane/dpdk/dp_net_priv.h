@@ -18,6 +18,7 @@
 #define DP_NIL UINT32_MAX
 #define DP_OOO_MAX 8
 #define DP_WHEEL_SLOTS 1024u /* 1 ms per slot */
+#define DP_SYNQ_DST_BUCKETS 65536u /* per-destination resend counters */
 
 /* ---- byte order helpers: wire fields are read and written bytewise,
  * so no alignment assumption is made about frames. ---- */
@@ -187,7 +188,8 @@ struct dp_synq {
 	uint64_t added_ms;	 /* SYN-ACK first sent (eviction order) */
 	uint64_t due_ms;	 /* next resend */
 	uint8_t mac[6];		 /* Ethernet source of the SYN */
-	uint8_t tries;		 /* resends done (or skipped by the cap) */
+	uint8_t tries;		 /* resends done */
+	bool held;		 /* due, held back by a cap (counted) */
 	bool used;
 };
 
@@ -229,6 +231,8 @@ struct dp_net {
 	uint64_t synq_sweep_ms;	    /* time of the last sweep step */
 	uint64_t synq_tokens_milli; /* resend tokens x 1000 */
 	uint32_t synq_burst;	    /* bucket depth, tokens */
+	uint32_t *synq_dst;	    /* per destination bucket: last resend
+				       (ms, truncated; 0 = none) */
 
 	/* Ethernet source of the frame being input (NULL outside input):
 	 * stateless answers go back to it rather than through ARP. */

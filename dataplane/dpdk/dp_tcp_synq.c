@@ -28,20 +28,30 @@
  * covers the whole table every SYNQ_SWEEP_MS, a slice per poll round, so a
  * large table never stalls the poll loop.
  *
- * Cap.  Each resend spends a token from a per-core bucket filled at
- * conf->synq_resend_per_s (burst: a tenth of a second's worth).  Without
- * tokens the try is skipped and counted (net_tcp_synack_retx_capped), so a
- * spoofed flood gets at most one SYN-ACK per SYN plus that many resends a
- * second per core: we are never an amplifier beyond the cap.  Resends go
- * to the Ethernet source of the SYN, so neither the SYN nor its resends
- * create or touch ARP state.
+ * Caps.  A resend must pass two limits.  Per destination: a keyed hash
+ * of the peer address picks one of DP_SYNQ_DST_BUCKETS slots holding the
+ * time of the last resend to it, and the next waits SYNQ_DST_GAP_MS
+ * (net_tcp_synack_retx_capped_dst): a flood spoofing one victim, or a few
+ * hundred, gets them no more than two resends a second each, and a real
+ * client's address, not among the spoofed ones, keeps its own allowance
+ * however hard they flood.  Per core: a token bucket filled at
+ * conf->synq_resend_per_s, a tenth of a second deep
+ * (net_tcp_synack_retx_capped), bounds the total when the sources are
+ * spread wide.  A try held back by a cap stays due and is looked at again
+ * on the next sweep (each try is counted once), so a client that meets an
+ * empty bucket waits tens of milliseconds, not a whole backoff step.  So a
+ * spoofed flood gets one SYN-ACK per SYN plus a bounded number of resends
+ * a second: we are never an amplifier beyond the caps.  Resends go to the
+ * Ethernet source of the SYN, so neither the SYN nor its resends create or
+ * touch ARP state.  An entry older than SYNQ_AGE_MAX_MS is dropped.
  *
- * Residual risk.  Under a spoofed flood whose due resends exceed the cap,
- * a real client's resend competes with the flood's for the tokens: its lost
- * ACK is recovered with probability about cap / (due resends per second)
- * per try.  Lost handshake ACKs stay rare (a single packet), a client that
- * gets no banner retries the MX later (RFC 5321 §4.5.4.1), and the counters
- * below tell an operator when the cap binds.
+ * Residual risk.  A flood spoofing sources spread over many addresses
+ * drains the per-core bucket; a real client's resend then competes with
+ * the flood's for the tokens, and its lost ACK is recovered with
+ * probability about cap / (due resends per second) per try.  Lost
+ * handshake ACKs stay rare (one packet), a client that gets no banner
+ * retries the MX later (RFC 5321 §4.5.4.1), and the counters tell an
+ * operator when a cap binds.
  */
 #include "dp_net_priv.h"
 
@@ -50,6 +60,8 @@
 #define SYNQ_BACKOFF 3u
 #define SYNQ_TRIES 3u
 #define SYNQ_SWEEP_MS 50u
+#define SYNQ_DST_GAP_MS 500u
+#define SYNQ_AGE_MAX_MS 10000u
 
 static uint32_t synq_set(const struct dp_net *net, uint32_t ip, uint16_t pport,
 			 uint16_t lport)
@@ -91,12 +103,23 @@ uint32_t dp_synq_entries(const struct dp_net_conf *conf)
 	return n;
 }
 
+static uint32_t synq_dst_bucket(const struct dp_net *net, uint32_t ip)
+{
+	uint64_t k = ((uint64_t)ip ^ net->conf.secret[0]) * 0x9e3779b97f4a7c15ull;
+
+	k ^= k >> 31;
+	k += net->conf.secret[1];
+	k *= 0xbf58476d1ce4e5b9ull;
+	return (uint32_t)(k >> 40) & (DP_SYNQ_DST_BUCKETS - 1);
+}
+
 void dp_synq_init(struct dp_net *net)
 {
 	net->synq_sets = dp_synq_entries(&net->conf) / SYNQ_WAYS;
 	net->synq_cursor = 0;
 	net->synq_sweep_ms = net->now_ms;
 	net->synq_tokens_milli = 0;
+	memset(net->synq_dst, 0, DP_SYNQ_DST_BUCKETS * sizeof(*net->synq_dst));
 	net->synq_burst = net->conf.synq_resend_per_s / 10 > 1
 			      ? net->conf.synq_resend_per_s / 10
 			      : 1;
@@ -136,6 +159,7 @@ void dp_synq_add(struct dp_net *net, uint32_t ip, uint16_t pport,
 	q->added_ms = net->now_ms;
 	q->due_ms = net->now_ms + SYNQ_FIRST_MS;
 	q->tries = 0;
+	q->held = false;
 	q->used = true;
 }
 
@@ -166,20 +190,34 @@ static void synq_refill(struct dp_net *net, uint64_t elapsed_ms)
 	net->synq_tokens_milli = t > cap ? cap : t;
 }
 
+/* A due entry: resent if both caps allow, else left due for the next
+ * sweep (counted once per try). */
 static void synq_resend(struct dp_net *net, struct dp_synq *q)
 {
 	uint32_t wnd =
 	    net->conf.rcv_buf_size > 65535 ? 65535 : net->conf.rcv_buf_size;
+	uint32_t *last = &net->synq_dst[synq_dst_bucket(net, q->ip)];
+	uint32_t now32 = (uint32_t)net->now_ms;
 
-	q->tries++;
-	q->due_ms = net->now_ms + synq_delay_ms(q->tries);
+	if (*last && now32 - *last < SYNQ_DST_GAP_MS) {
+		if (!q->held)
+			DP_NET_COUNT(net_tcp_synack_retx_capped_dst);
+		q->held = true;
+		return;
+	}
 	if (net->synq_tokens_milli < 1000) {
-		DP_NET_COUNT(net_tcp_synack_retx_capped);
+		if (!q->held)
+			DP_NET_COUNT(net_tcp_synack_retx_capped);
+		q->held = true;
 		return;
 	}
 	net->synq_tokens_milli -= 1000;
+	*last = now32 ? now32 : 1;
+	q->held = false;
+	q->tries++;
+	q->due_ms = net->now_ms + synq_delay_ms(q->tries);
 	if (q->opts.has_ts)
-		q->opts.tsval = (uint32_t)net->now_ms + net->ts_offset;
+		q->opts.tsval = now32 + net->ts_offset;
 	/* RFC 7323 §2.2: the window of a SYN-ACK is never scaled. */
 	dp_tcp_send_raw(net, q->ip, q->lport, q->pport, q->cookie,
 			q->peer_isn + 1, DP_TH_SYN | DP_TH_ACK, (uint16_t)wnd,
@@ -206,7 +244,8 @@ void dp_synq_run(struct dp_net *net)
 		net->synq_cursor = (net->synq_cursor + 1) & (total - 1);
 		if (!q->used || net->now_ms < q->due_ms)
 			continue;
-		if (q->tries == SYNQ_TRIES) {
+		if (q->tries == SYNQ_TRIES ||
+		    net->now_ms - q->added_ms > SYNQ_AGE_MAX_MS) {
 			DP_NET_COUNT(net_tcp_synq_expired);
 			q->used = false;
 			continue;
