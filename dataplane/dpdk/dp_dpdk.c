@@ -39,6 +39,8 @@ void dp_dpdk_conf_defaults(struct dp_dpdk_conf *c)
 	c->rcv_buf_size = 64 * 1024;
 	c->snd_buf_size = 16 * 1024;
 	c->idle_timeout_ms = 600000;
+	c->synq_size = 65536;
+	c->synq_resend_per_s = 1000;
 	c->uring_entries = 256;
 }
 

@@ -67,6 +67,8 @@ struct dp_dpdk_conf {
 	uint32_t rcv_buf_size; /* TCP receive buffer per connection */
 	uint32_t snd_buf_size; /* TCP send buffer per connection */
 	uint32_t idle_timeout_ms; /* TCP idle limit (SMTP has its own) */
+	uint32_t synq_size;	  /* SYN-ACK resend cache entries, 0 off */
+	uint32_t synq_resend_per_s; /* SYN-ACK resends per second */
 	unsigned uring_entries;	  /* io_uring SQ size per lcore */
 	/* The EAL main lcore runs a loop too (only with dp_dpdk_run). */
 	bool main_lcore_dataplane;

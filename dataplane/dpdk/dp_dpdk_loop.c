@@ -224,6 +224,8 @@ static int core_setup(struct core *c, struct run_args *a)
 	nc.rcv_buf_size = dc->rcv_buf_size;
 	nc.snd_buf_size = dc->snd_buf_size;
 	nc.idle_timeout_ms = dc->idle_timeout_ms;
+	nc.synq_size = dc->synq_size;
+	nc.synq_resend_per_s = dc->synq_resend_per_s;
 	nc.app_ctx_size = dp_nsmtp_ctx_size(a->smtp);
 	nc.tx_csum_offload = dp_dpdk.tx_csum;
 	nc.secret[0] = a->secret[0];

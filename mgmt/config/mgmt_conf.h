@@ -93,6 +93,8 @@ struct mgmt_conf {
 			char *gateway;	     /* "" or an IPv4 address */
 			uint32_t gateway_be; /* 0 when none */
 			unsigned mbufs;
+			unsigned synq_entries;	     /* per core, 0 = off */
+			unsigned synq_resends_per_s; /* per core */
 		} dpdk;
 	} dataplane;
 

@@ -44,6 +44,12 @@ const struct mgmt_conf_key mgmt_conf_keys[] = {
 	  OFF(dataplane.dpdk.gateway), 0, "IPv4 default gateway, \"\" for none" },
 	{ "dataplane.dpdk.mbufs", MGMT_CONF_T_UINT, "4096", 512, 1048576, NULL,
 	  OFF(dataplane.dpdk.mbufs), 0, "mbufs in the packet pool" },
+	{ "dataplane.dpdk.synq_entries", MGMT_CONF_T_UINT, "65536", 0, 16777216, NULL,
+	  OFF(dataplane.dpdk.synq_entries), 0,
+	  "SYN-ACK resend cache per core (rounded up to a power of two; 0 = off)" },
+	{ "dataplane.dpdk.synq_resends_per_s", MGMT_CONF_T_UINT, "1000", 0, 1000000, NULL,
+	  OFF(dataplane.dpdk.synq_resends_per_s), 0,
+	  "SYN-ACK resends allowed per second per core (the backscatter cap)" },
 
 	{ "smtp.listen", MGMT_CONF_T_LISTEN_LIST, "[\"127.0.0.1:2525\"]", 0, 0, NULL,
 	  OFF(smtp.listen), OFF(smtp.listen_count),
