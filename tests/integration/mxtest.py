@@ -151,3 +151,90 @@ class Daemon:
 
 
 QUEUED = re.compile(rb"250 2\.0\.0 Ok: queued as ([0-9a-f]{16})")
+
+
+def dpdk_skip_reason(mxgate):
+    """Why a DPDK-backend test cannot run here (None when it can): it
+    needs root, /dev/net/tun, iproute2 and an mxgate built with DPDK."""
+    if os.geteuid() != 0 or not os.path.exists("/dev/net/tun") or not shutil.which("ip"):
+        return "needs root, /dev/net/tun and iproute2"
+    r = subprocess.run([mxgate, "--version"], capture_output=True, text=True)
+    if "DPDK       not built" in r.stdout:
+        return "built without DPDK"
+    return None
+
+
+class DpdkNetns:
+    """mxgate on the DPDK backend (a net_tap device, --no-huge) with the tap
+    moved into a network namespace made for the test, so that the clients
+    (run in the namespace with nsx/nsp) reach the userspace stack over a
+    real kernel link and nothing leaves the namespace.  The daemon has
+    10.77.N.1/24 on the tap, the namespace's kernel 10.77.N.2/24 (N from
+    the pid).  Use as a context manager: on the way out, however the test
+    ended (a failed check, an exception, SIGTERM from meson's timeout),
+    processes started with nsp are killed, then the daemon (which takes
+    its tap with it), then the namespace is deleted."""
+
+    def __init__(self, mxgate, mxgatectl, prefix, extra=()):
+        pid = os.getpid()
+        self.ns = "%s%d" % (prefix, pid)
+        self.tap = "%s%d" % (prefix, pid % 100000)  # IFNAMSIZ: 15 chars
+        self.subnet = "10.77.%d" % (pid % 200)
+        self.ip_srv, self.ip_cli = self.subnet + ".1", self.subnet + ".2"
+        self.procs = []
+        self.daemon = Daemon(mxgate, mxgatectl, extra=[
+            "dataplane.backend=dpdk",
+            'dataplane.dpdk.port="net_tap0,iface=%s"' % self.tap,
+            "dataplane.dpdk.address=%s/24" % self.ip_srv,
+        ] + list(extra))
+
+    def __enter__(self):
+        signal.signal(signal.SIGTERM, lambda *a: sys.exit("killed by SIGTERM"))
+        subprocess.run(["ip", "netns", "add", self.ns], check=True)
+        d = self.daemon
+        d.start(wait=False)
+        end = time.time() + 30
+        while not os.path.exists("/sys/class/net/" + self.tap):
+            if d.proc.poll() is not None or time.time() > end:
+                fail("no tap device: " + d.logtail())
+            time.sleep(0.1)
+        while not os.path.exists(d.sock) and time.time() < end:
+            time.sleep(0.1)
+        subprocess.run(["ip", "link", "set", self.tap, "netns", self.ns], check=True)
+        self.nsx("ip", "addr", "add", self.ip_cli + "/24", "dev", self.tap)
+        self.nsx("ip", "link", "set", self.tap, "up")
+        self.nsx("ip", "link", "set", "lo", "up")
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.daemon.cleanup()
+        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+        return False
+
+    def nsx(self, *cmd, timeout=60):
+        """Runs cmd in the namespace and waits for it (output captured)."""
+        return subprocess.run(["ip", "netns", "exec", self.ns] + list(cmd),
+                              capture_output=True, timeout=timeout)
+
+    def nsp(self, *cmd):
+        """Starts cmd in the namespace (stdout, stderr piped); killed on
+        exit if still running."""
+        p = subprocess.Popen(["ip", "netns", "exec", self.ns] + list(cmd),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.procs.append(p)
+        return p
+
+    def tap_stat(self, name):
+        """A statistics counter of the tap, as the namespace's kernel sees it."""
+        r = self.nsx("cat", "/sys/class/net/%s/statistics/%s" % (self.tap, name))
+        return int(r.stdout)
+
+    def peer_mac(self):
+        """The daemon's MAC as the namespace's kernel resolved it."""
+        neigh = json.loads(self.nsx("ip", "-j", "neigh", "show", self.ip_srv,
+                                    "dev", self.tap).stdout)
+        return neigh[0].get("lladdr") if len(neigh) == 1 else None
