@@ -191,6 +191,13 @@ class DpdkNetns:
     def __enter__(self):
         signal.signal(signal.SIGTERM, lambda *a: sys.exit("killed by SIGTERM"))
         subprocess.run(["ip", "netns", "add", self.ns], check=True)
+        try:
+            return self._setup()
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def _setup(self):
         d = self.daemon
         d.start(wait=False)
         end = time.time() + 30
