@@ -314,10 +314,52 @@ static void test_arp_resolve(void)
 	nt_fini(&t);
 }
 
+static void small_arp_conf(struct dp_net_conf *c)
+{
+	c->arp_max = 4;
+}
+
+/* Regression, issue 9 (a "." got no 250 during a SYN flood): SYNs from
+ * many spoofed on-link sources used to be gleaned into the ARP table and
+ * evict the peers we owe data, so a reply sent later (a 250 after the
+ * queue commit) missed ARP on every retransmission while the flood
+ * lasted.  Now the reply goes out at once. */
+static void test_arp_flood_keeps_peer(void)
+{
+	struct nt t;
+	struct nt_peer p, sp;
+	struct nt_seg s;
+	uint8_t f[128];
+	uint64_t miss = nt_counter(net_tx_arp_miss);
+
+	nt_init(&t, small_arp_conf);
+	nt_peer_init(&p, 0x0a000002, 5000);
+	nt_handshake(&t, &p);
+	CHECK(t.conn);
+	for (unsigned i = 0; i < 1000; i++) {
+		nt_peer_init(&sp, 0x0a000032 + i % 201, (uint16_t)(2000 + i));
+		sp.mac[4] = 0x55;
+		if (i % 100 == 0)
+			nt_clear(&t);
+		nt_input(&t, f,
+			 nt_build_tcp(f, &sp, NT_US_IP, NT_PORT, 7 * i, 0,
+				      DP_TH_SYN, 64240, true, NULL, 0));
+	}
+	nt_clear(&t);
+	t.now += 20;
+	CHECK(dp_tcp_send(t.conn, "250 ok\r\n", 8) == 8);
+	nt_poll(&t);
+	CHECK(t.nout == 1 && nt_tcp(&t, 0, &s) && s.len == 8);
+	CHECK(memcmp(t.out[0].b, p.mac, 6) == 0);
+	CHECK(nt_counter(net_tx_arp_miss) == miss);
+	nt_fini(&t);
+}
+
 int main(void)
 {
 	test_csum_against_reference();
 	test_arp_resolve();
+	test_arp_flood_keeps_peer();
 	nt_init(&T, NULL);
 	test_arp_reply();
 	nt_clear(&T);
