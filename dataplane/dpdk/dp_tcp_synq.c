@@ -24,9 +24,11 @@
  * Schedule.  The first resend goes 300 ms after the SYN-ACK, the next two
  * 900 ms and 2.7 s after the one before (0.3, 1.2 and 3.9 s): 300 ms
  * covers most RTTs, so a lost ACK costs a client a fraction of a second,
- * and three tries fit well inside the 64-128 s cookie validity.  Entries are examined by a sweep that
- * covers the whole table every SYNQ_SWEEP_MS, a slice per poll round, so a
- * large table never stalls the poll loop.
+ * and three tries fit well inside the 64-128 s cookie validity.  Entries
+ * are examined by a sweep that covers the whole table every SYNQ_SWEEP_MS,
+ * a slice per poll round, so a large table never stalls the poll loop.
+ * Cost: 64 bytes an entry (the default 64K: 4 MB per core) plus 256 KB of
+ * per-destination slots, and the sweep reads the table 20 times a second.
  *
  * Caps.  A resend must pass two limits.  Per destination: a keyed hash
  * of the peer address picks one of DP_SYNQ_DST_BUCKETS slots holding the
@@ -47,11 +49,13 @@
  *
  * Residual risk.  A flood spoofing sources spread over many addresses
  * drains the per-core bucket; a real client's resend then competes with
- * the flood's for the tokens, and its lost ACK is recovered with
- * probability about cap / (due resends per second) per try.  Lost
- * handshake ACKs stay rare (one packet), a client that gets no banner
- * retries the MX later (RFC 5321 §4.5.4.1), and the counters tell an
- * operator when a cap binds.
+ * the flood's for the tokens, and its lost ACK is recovered only by luck
+ * (about cap / due resends per sweep).  So does a client whose address
+ * shares a slot with a spoofed one (n spoofed addresses: n / 65536), or
+ * whose entry is evicted first (a flood above entries / 0.3 s per core).
+ * Lost handshake ACKs stay rare (one packet), a client that gets no
+ * banner retries the MX later (RFC 5321 §4.5.4.1), and the counters tell
+ * an operator when a cap binds.
  */
 #include "dp_net_priv.h"
 
