@@ -17,11 +17,14 @@ import mailbox
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "integration"))
+from mxtest import Dovecot, free_port, wait_port  # noqa: E402
 
 HARNESS = sys.argv[1]
 SCENARIO = sys.argv[2]
@@ -34,31 +37,12 @@ def check(cond, what):
         print("FAIL:", what, file=sys.stderr)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, timeout=5.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
 class Env:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="dlv-it-")
         os.chmod(self.dir, 0o755)
         self.procs = []
-        self.dovecot_conf = None
+        self.dc = None
 
     def sink(self, name, *opts, port=None, start=True):
         """An smtp-sink writing one file per transaction to DIR/name/."""
@@ -80,63 +64,11 @@ class Env:
         check(wait_port(port), "smtp-sink on %d did not start" % port)
 
     def dovecot(self, users):
-        """A private Dovecot serving LMTP on DIR/lmtp and on a loopback
-        port, mail in Maildirs.  Returns (socket, port, mail root)."""
-        port = free_port()
-        base = os.path.join(self.dir, "dovecot")
-        os.makedirs(base + "/run")
-        mail = os.path.join(self.dir, "lmtpmail")
-        os.makedirs(mail)
-        os.chmod(mail, 0o777)
-        with open(base + "/users", "w") as f:
-            for u in users:
-                local, dom = u.split("@")
-                f.write("%s::65534:65534::%s/%s/%s::\n" % (u, mail, dom,
-                                                          local))
-        conf = base + "/dovecot.conf"
-        with open(conf, "w") as f:
-            f.write("""base_dir = {b}/run
-state_dir = {b}/state
-log_path = {b}/dovecot.log
-instance_name = dlvtest-{pid}
-protocols = lmtp
-listen = 127.0.0.1
-ssl = no
-mail_location = maildir:~/Maildir
-first_valid_uid = 1
-passdb {{
-  driver = passwd-file
-  args = {b}/users
-}}
-userdb {{
-  driver = passwd-file
-  args = {b}/users
-}}
-service lmtp {{
-  unix_listener {b}/lmtp {{
-    mode = 0666
-  }}
-  inet_listener lmtp {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-}}
-service anvil {{
-  chroot =
-}}
-service log {{
-  chroot =
-}}
-""".format(b=base, pid=os.getpid(), port=port))
-        subprocess.run(["dovecot", "-c", conf], check=True)
-        self.dovecot_conf = conf
-        sock = base + "/lmtp"
-        end = time.time() + 5
-        while not os.path.exists(sock) and time.time() < end:
-            time.sleep(0.05)
-        check(os.path.exists(sock), "dovecot lmtp socket missing")
-        check(wait_port(port), "dovecot lmtp port")
-        return sock, port, mail
+        """A private Dovecot (mxtest.Dovecot) in this scenario's directory,
+        serving LMTP on a unix socket and a loopback port, mail in
+        Maildirs.  Returns (socket, port, mail root)."""
+        self.dc = Dovecot(users, workdir=self.dir, tcp=True).start()
+        return self.dc.sock, self.dc.port, self.dc.mail
 
     def run(self, spec, background=False):
         spec.setdefault("queue_dir", os.path.join(self.dir, "queue"))
@@ -173,18 +105,8 @@ service log {{
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
-        if self.dovecot_conf:
-            pidfile = os.path.join(os.path.dirname(self.dovecot_conf),
-                                   "run", "master.pid")
-            try:
-                pid = int(open(pidfile).read())
-                os.kill(pid, signal.SIGTERM)
-                end = time.time() + 5
-                while time.time() < end:
-                    os.kill(pid, 0)
-                    time.sleep(0.05)
-            except (OSError, ValueError):
-                pass
+        if self.dc:
+            self.dc.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -6,130 +6,25 @@ holds it with headers, body and mxgate's Received: line
 (`with ESMTP id <16 hex>`) intact, and the daemon's queue ends empty.
 Needs root (Dovecot delivers as the nobody user) and dovecot-lmtpd;
 skips (77) without them."""
-import email.policy
-import mailbox
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 
-from mxtest import QUEUED, SKIP, Daemon, check, fail
+from mxtest import QUEUED, SKIP, Daemon, Dovecot, check, fail
 
 mxgate, ctl = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-if os.geteuid() != 0:
-    print("SKIP: needs root to run Dovecot")
-    sys.exit(SKIP)
-for tool in ("swaks", "dovecot"):
-    if not shutil.which(tool):
-        print("SKIP: %s not installed" % tool)
-        sys.exit(SKIP)
-if not os.path.exists("/usr/lib/dovecot/lmtp"):
-    print("SKIP: dovecot-lmtpd not installed")
+why = Dovecot.skip_reason() or (None if shutil.which("swaks")
+                                else "swaks not installed")
+if why:
+    print("SKIP: " + why)
     sys.exit(SKIP)
 
 RCPTS = ["alice@example.test", "bob@example.test"]
 BODY = ["Line one of the body.", "", "..a line that starts with a dot",
         "Umlaut-free ASCII, 72 columns: " + "x" * 40, "last line"]
-
-
-class Dovecot:
-    """A private Dovecot: LMTP on a unix socket in its own temp dir,
-    users from a passwd-file, mail in Maildir under that dir."""
-
-    def __init__(self, users):
-        self.dir = tempfile.mkdtemp(prefix="mxgate-lmtp-")
-        os.chmod(self.dir, 0o755)
-        self.base = os.path.join(self.dir, "dovecot")
-        self.mail = os.path.join(self.dir, "mail")
-        self.sock = os.path.join(self.base, "lmtp")
-        self.pidfile = os.path.join(self.base, "run", "master.pid")
-        os.makedirs(os.path.join(self.base, "run"))
-        os.makedirs(self.mail)
-        os.chmod(self.mail, 0o777)
-        with open(os.path.join(self.base, "users"), "w") as f:
-            for u in users:
-                local, dom = u.split("@")
-                f.write("%s::65534:65534::%s::\n" % (u, self.home(u)))
-        self.conf = os.path.join(self.base, "dovecot.conf")
-        with open(self.conf, "w") as f:
-            f.write("""base_dir = {b}/run
-state_dir = {b}/state
-log_path = {b}/dovecot.log
-instance_name = mxgate-it-{pid}
-protocols = lmtp
-listen = 127.0.0.1
-ssl = no
-mail_location = maildir:~/Maildir
-first_valid_uid = 1
-passdb {{
-  driver = passwd-file
-  args = {b}/users
-}}
-userdb {{
-  driver = passwd-file
-  args = {b}/users
-}}
-service lmtp {{
-  unix_listener {b}/lmtp {{
-    mode = 0666
-  }}
-}}
-service anvil {{
-  chroot =
-}}
-service log {{
-  chroot =
-}}
-""".format(b=self.base, pid=os.getpid()))
-
-    def home(self, user):
-        local, dom = user.split("@")
-        return os.path.join(self.mail, dom, local)
-
-    def start(self):
-        subprocess.run(["dovecot", "-c", self.conf], check=True)
-        end = time.time() + 10
-        while not os.path.exists(self.sock) and time.time() < end:
-            time.sleep(0.05)
-        if not os.path.exists(self.sock):
-            fail("dovecot LMTP socket did not appear: " + self.logtail())
-
-    def logtail(self):
-        try:
-            with open(os.path.join(self.base, "dovecot.log")) as f:
-                return "".join(f.readlines()[-20:])
-        except OSError:
-            return ""
-
-    def stop(self):
-        try:
-            with open(self.pidfile) as f:
-                pid = int(f.read())
-        except (OSError, ValueError):
-            return
-        try:
-            os.kill(pid, signal.SIGTERM)
-            end = time.time() + 10
-            while time.time() < end:
-                os.kill(pid, 0)
-                time.sleep(0.05)
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-    def cleanup(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def messages(self, user):
-        path = os.path.join(self.home(user), "Maildir")
-        if not os.path.isdir(path):
-            return []
-        return list(mailbox.Maildir(path, factory=None, create=False))
 
 
 dc = Dovecot(RCPTS)

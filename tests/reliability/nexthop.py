@@ -18,7 +18,6 @@ when their peer goes).
 """
 import os
 import random
-import socket
 import socketserver
 import threading
 import time

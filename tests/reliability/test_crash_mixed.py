@@ -37,7 +37,8 @@ acknowledged, or its sender sent the final dot, got no reply, and the
 message has a queue record (`mxgatectl queue show ID`, its Message-Id in
 the recorded header); no message whose sender was killed inside DATA
 arrived.  Prints sent / acknowledged / delivered / duplicates / lost (lost
-must be 0).  MX_CRASH_SEED=N repeats a run's choices (not its timing).
+must be 0).  MX_CRASH_SEED=N seeds the sizes and kill moments (body bytes
+and the threads' timing still differ from run to run).
 Loopback only; bounded in kills and time.  Exit 0 pass, 1 fail, 77 skip.
 """
 import json
