@@ -15,8 +15,12 @@
  * I/O: in Q_IO_URING mode the shard submits SQEs to the core's ring, each
  * with user_data = ud_tag | (shard bits in the low 56 bits); the core hands
  * every CQE whose top byte matches back through q_shard_cqe().  In
- * Q_IO_SYNC mode (fault tests, or selected in the config) q_shard_flush
- * writes and syncs through q_io_ops and calls done() before returning.
+ * Q_IO_THREAD mode (the default) the writes and syncs run through q_io_ops
+ * on a commit thread the shard owns (started by q_shard_create, joined by
+ * the store's close), and the core learns of their completion through one
+ * read SQE on its ring (ud_tag as above) or, with no ring, from the next
+ * q_shard_flush.  In Q_IO_SYNC mode (fault tests) q_shard_flush writes and
+ * syncs through q_io_ops and calls done() before returning.
  *
  * Failure: a failed write or sync completes every message of that batch
  * and of every later batch already in flight with done(..., -EIO or the
@@ -47,7 +51,8 @@ typedef void (*q_shard_done_fn)(void *arg, uint64_t cookie, uint64_t id,
 /* The store's shard idx (< conf.shard_count); NULL on failure (logged). */
 struct q_shard *q_shard_create(struct q_store *store, unsigned idx);
 
-/* Binds the shard to its core.  ring may be NULL in Q_IO_SYNC mode.
+/* Binds the shard to its core.  ring may be NULL except in Q_IO_URING
+ * mode (in Q_IO_THREAD mode completions are then only seen by flush).
  * ud_tag must have only bits of Q_UD_TAG_MASK set.  0 or -EINVAL. */
 int q_shard_attach(struct q_shard *sh, struct io_uring *ring, uint64_t ud_tag,
 		   q_shard_done_fn done, void *arg);

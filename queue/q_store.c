@@ -31,7 +31,7 @@ void q_conf_defaults(struct q_conf *c)
 	c->segment_size = 64ull << 20;
 	c->durability = Q_DURABILITY_SYNC;
 	c->sync_method = Q_SYNC_FDATASYNC;
-	c->io_mode = Q_IO_URING;
+	c->io_mode = Q_IO_THREAD;
 	c->quota_bytes = 0;
 	c->high_water_pct = 90;
 	c->low_water_pct = 80;
@@ -332,7 +332,8 @@ static int check_conf(const struct q_conf *c, char *err, size_t errlen)
 	else if (c->sync_method != Q_SYNC_FDATASYNC &&
 		 c->sync_method != Q_SYNC_ODIRECT_DSYNC)
 		why = "sync_method: unknown";
-	else if (c->io_mode != Q_IO_URING && c->io_mode != Q_IO_SYNC)
+	else if (c->io_mode != Q_IO_URING && c->io_mode != Q_IO_SYNC &&
+		 c->io_mode != Q_IO_THREAD)
 		why = "io_mode: unknown";
 	else if (c->copy_forward_pct > 100)
 		why = "copy_forward_pct: must be 0..100";

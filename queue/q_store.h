@@ -49,6 +49,9 @@
 
 #define Q_IO_URING 0		/* shard I/O through the core's io_uring */
 #define Q_IO_SYNC 1		/* shard I/O through q_io_ops, blocking */
+#define Q_IO_THREAD 2		/* through q_io_ops on the shard's commit
+				 * thread, which wakes the core through its
+				 * ring (the default) */
 
 #define Q_SHARD_MAX 64
 

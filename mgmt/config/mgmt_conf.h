@@ -52,6 +52,11 @@ enum mgmt_conf_sync_method {
 	MGMT_CONF_SYNC_ODIRECT,
 };
 
+enum mgmt_conf_queue_io {
+	MGMT_CONF_QIO_THREAD,	/* a commit thread per shard */
+	MGMT_CONF_QIO_URING,	/* the core's io_uring (io-wq) */
+};
+
 enum mgmt_conf_scan_action {
 	MGMT_CONF_SCAN_ACTION_SCAN,
 	MGMT_CONF_SCAN_ACTION_PASS,
@@ -125,6 +130,7 @@ struct mgmt_conf {
 		uint64_t segment_size;
 		enum mgmt_conf_durability durability;
 		enum mgmt_conf_sync_method sync_method;
+		enum mgmt_conf_queue_io io;
 		uint64_t quota;	     /* bytes */
 		unsigned high_water; /* percent of quota */
 		unsigned low_water;

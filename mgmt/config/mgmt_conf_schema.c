@@ -95,6 +95,8 @@ const struct mgmt_conf_key mgmt_conf_keys[] = {
 	  OFF(queue.durability), 0, "sync: 250 only after a data sync; none: tests and benchmarks only" },
 	{ "queue.sync_method", MGMT_CONF_T_ENUM, "fdatasync", 0, 0, "fdatasync|odirect",
 	  OFF(queue.sync_method), 0, "how a group commit reaches stable storage" },
+	{ "queue.io", MGMT_CONF_T_ENUM, "thread", 0, 0, "thread|uring",
+	  OFF(queue.io), 0, "who runs a group commit's write and sync: a commit thread per shard, or the core's io_uring" },
 	{ "queue.quota", MGMT_CONF_T_SIZE, "10G", 1024 * KiB, UINT64_MAX / 2, NULL,
 	  OFF(queue.quota), 0, "disk the queue may use" },
 	{ "queue.high_water", MGMT_CONF_T_UINT, "90", 1, 100, NULL,

@@ -143,6 +143,8 @@ static void mgmt_queue_conf_fill(struct q_conf *q, const struct mgmt_conf *c,
 	q->sync_method = c->queue.sync_method == MGMT_CONF_SYNC_ODIRECT
 				 ? Q_SYNC_ODIRECT_DSYNC
 				 : Q_SYNC_FDATASYNC;
+	q->io_mode = c->queue.io == MGMT_CONF_QIO_URING ? Q_IO_URING
+							 : Q_IO_THREAD;
 	q->quota_bytes = c->queue.quota;
 	q->high_water_pct = c->queue.high_water;
 	q->low_water_pct = c->queue.low_water;

@@ -24,7 +24,14 @@
  *               [-d dir] [-m fdatasync|odirect] [-S spool_secs]
  *               [-p open_loop_pct] [-r open_loop_total_msgs_per_s]
  *               [-b group commits in flight per shard]
+ *               [-i thread,uring,...: shard I/O modes to run, each with
+ *                   its own saturation and open-loop runs, default thread]
  *               [-N: no syncs at all, NOT durable: the software floor]
+ *
+ * -i thread is the queue's default (writes and syncs on a commit thread per
+ * shard); -i uring submits them to the writer's io_uring (io-wq does the
+ * blocking work).  Running both in one invocation gives the ratio between
+ * them on the same disk at the same time.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,6 +55,7 @@ static int method = Q_SYNC_FDATASYNC;
 static double spool_secs = 3;
 static unsigned batches_max;	/* 0 = the queue's default */
 static bool no_sync;		/* -N: Q_DURABILITY_NONE, the software floor */
+static int io_mode = Q_IO_THREAD;
 
 struct writer {
 	pthread_t th;
@@ -302,6 +310,7 @@ static int run_queue(double total_rate, const char *name,
 	c.msg_size_max = 64 << 10;
 	c.staging_count = window;
 	c.spare_segments = 2;
+	c.io_mode = io_mode;
 	if (no_sync)
 		c.durability = Q_DURABILITY_NONE;
 	if (batches_max)
@@ -372,11 +381,11 @@ static void print_run(const char *what, const struct result *r)
 int main(int argc, char **argv)
 {
 	struct result sat, open;
-	double spool, pct = 50, fixed_rate = 0;
-	char what[700];
+	double spool, pct = 50, fixed_rate = 0, sat_first = 0;
+	char what[700], modes[64] = "thread", *tok, *save = NULL;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "t:n:s:w:d:m:S:p:r:b:N")) != -1) {
+	while ((opt = getopt(argc, argv, "t:n:s:w:d:m:S:p:r:b:i:N")) != -1) {
 		switch (opt) {
 		case 't': n_threads = (unsigned)atoi(optarg); break;
 		case 'n': n_msgs = strtoull(optarg, NULL, 0); break;
@@ -391,6 +400,7 @@ int main(int argc, char **argv)
 		case 'r': fixed_rate = atof(optarg); break;
 		case 'b': batches_max = (unsigned)atoi(optarg); break;
 		case 'N': no_sync = true; break;
+		case 'i': snprintf(modes, sizeof(modes), "%s", optarg); break;
 		default:
 			fprintf(stderr, "usage: see the file header\n");
 			return 2;
@@ -407,15 +417,34 @@ int main(int argc, char **argv)
 	       (unsigned long long)n_msgs);
 	raw_sync(4096, 2000);
 	raw_sync(256 << 10, 200);
-	if (run_queue(0, "queue-sat", &sat) < 0)
-		return 1;
-	print_run("saturation (closed loop)", &sat);
-	if (fixed_rate <= 0)
-		fixed_rate = sat.rate * pct / 100;
-	if (run_queue(fixed_rate, "queue-open", &open) < 0)
-		return 1;
-	snprintf(what, sizeof(what), "open loop at %.0f msgs/s", fixed_rate);
-	print_run(what, &open);
+	for (tok = strtok_r(modes, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		double rate = fixed_rate;
+
+		if (strcmp(tok, "thread") == 0)
+			io_mode = Q_IO_THREAD;
+		else if (strcmp(tok, "uring") == 0)
+			io_mode = Q_IO_URING;
+		else {
+			fprintf(stderr, "-i: thread or uring, not %s\n", tok);
+			return 2;
+		}
+		if (run_queue(0, "queue-sat", &sat) < 0)
+			return 1;
+		snprintf(what, sizeof(what), "[%s] saturation (closed loop)", tok);
+		print_run(what, &sat);
+		if (!sat_first)
+			sat_first = sat.rate;
+		/* Every mode gets the same offered rate: the first mode's. */
+		if (rate <= 0)
+			rate = fixed_rate = sat_first * pct / 100;
+		if (run_queue(rate, "queue-open", &open) < 0)
+			return 1;
+		snprintf(what, sizeof(what), "[%s] open loop at %.0f msgs/s", tok,
+			 rate);
+		print_run(what, &open);
+	}
+	sat.rate = sat_first;
 	spool = run_spool();
 	printf("spool: %.0f msgs/s (write+fsync+rename per file, %u threads)\n",
 	       spool, n_threads);
