@@ -132,6 +132,8 @@ int mgmt_backend_dpdk_create(struct mgmt_daemon *d, const struct dp_sink *sinks,
 	dc.listen_port = ntohs(sin->sin_port);
 	dc.cores = d->cores;
 	dc.mbufs = c->dataplane.dpdk.mbufs;
+	dc.synq_size = c->dataplane.dpdk.synq_entries;
+	dc.synq_resend_per_s = c->dataplane.dpdk.synq_resends_per_s;
 	if (dp_dpdk_init(&dc, err, errlen) < 0)
 		return -1;
 	if (dp_dpdk_cores() != d->cores) {
