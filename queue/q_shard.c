@@ -374,7 +374,9 @@ struct q_shard *q_shard_create(struct q_store *s, unsigned idx)
 	if (sh->io_mode == Q_IO_THREAD && committer_start(sh) < 0)
 		goto fail;
 	s->shards[idx] = sh;
-	q_store_supply_spares(s);
+	/* One spare now, so the core can take mail at once; the store's
+	 * paced preparation makes the rest while it runs. */
+	q_store_supply_spares(s, 1);
 	return sh;
 fail:
 	mx_log(MX_LOG_ERR, "queue", "msg=\"shard create failed\" shard=%u", idx);

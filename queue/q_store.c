@@ -604,7 +604,7 @@ static void take_notice(struct q_store *s, struct q_note *n)
 	}
 }
 
-int q_store_supply_spares(struct q_store *s)
+int q_store_supply_spares(struct q_store *s, unsigned want_max)
 {
 	char err[PATH_MAX + 128];
 	uint64_t budget = s->prep_budget, before;
@@ -613,6 +613,9 @@ int q_store_supply_spares(struct q_store *s)
 	for (unsigned i = 0; i < Q_SHARD_MAX; i++) {
 		struct q_shard *sh = s->shards[i];
 		unsigned want = s->conf.spare_segments ? s->conf.spare_segments : 1;
+
+		if (want_max && want > want_max)
+			want = want_max;
 		struct q_seg *seg;
 
 		if (!sh)
@@ -704,7 +707,7 @@ static int prep_spares(struct q_store *s)
 		return 0;
 	}
 	before = s->prep_zeroed;
-	made = q_store_supply_spares(s);
+	made = q_store_supply_spares(s, 0);
 	s->prep_tokens -= s->prep_zeroed - before < s->prep_tokens
 				  ? s->prep_zeroed - before
 				  : s->prep_tokens;

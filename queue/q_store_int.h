@@ -153,8 +153,9 @@ int q_store_state_seg_new(struct q_store *s, char *err, size_t errlen);
 /* Drops every index entry of seg. */
 void q_store_ents_free(struct q_store *s, struct q_seg *seg);
 
-/* Tops up every shard's ring of prepared segments; how many were made. */
-int q_store_supply_spares(struct q_store *s);
+/* Tops up every shard's ring of prepared segments to conf.spare_segments
+ * (at most want_max of them if it is not 0); how many were made. */
+int q_store_supply_spares(struct q_store *s, unsigned want_max);
 
 /* shard internals the store drives */
 void q_shard_destroy(struct q_shard *sh);
