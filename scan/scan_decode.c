@@ -9,6 +9,8 @@
 
 #include <stdbool.h>
 
+#include "mx_hex.h"
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define SCAN_B64_AVX2 1
@@ -211,17 +213,6 @@ enum {
 	SCAN_QP_SOFT, /* saw '=' then CR or padding: soft line break */
 };
 
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f') /* lenient: RFC 2045 wants uppercase */
-		return c - 'a' + 10;
-	return -1;
-}
-
 size_t scan_qp_decode(struct scan_qp *d, const uint8_t *in, size_t len,
 		      uint8_t *out)
 {
@@ -241,7 +232,7 @@ size_t scan_qp_decode(struct scan_qp *d, const uint8_t *in, size_t len,
 				*o++ = c;
 			break;
 		case SCAN_QP_EQ:
-			if ((h = hexval(c)) >= 0) {
+			if ((h = mx_hexval(c)) >= 0) {
 				hi = (uint8_t)h;
 				st = SCAN_QP_HEX;
 			} else if (c == '\n') {
@@ -259,7 +250,7 @@ size_t scan_qp_decode(struct scan_qp *d, const uint8_t *in, size_t len,
 			}
 			break;
 		case SCAN_QP_HEX:
-			if ((h = hexval(c)) >= 0) {
+			if ((h = mx_hexval(c)) >= 0) {
 				*o++ = (uint8_t)(hi << 4 | h);
 				st = SCAN_QP_TEXT;
 			} else {

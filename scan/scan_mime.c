@@ -14,6 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mx_hex.h"
+
 enum {
 	ST_HEADERS = 0,
 	ST_LEAF, /* body of a leaf part, decoded and reported */
@@ -65,16 +67,6 @@ static size_t strip_eol(const uint8_t *l, size_t len)
 
 /* ---- parameter values (RFC 2045 §5.1, RFC 2231, RFC 2047) ---- */
 
-static int hex1(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Undoes RFC 2047 encoded words (=?cs?B?..?= / =?cs?Q?..?=) in place;
  * text between words passes through.  Returns the new length. */
 static size_t decode_words(uint8_t *s, size_t len)
@@ -113,10 +105,10 @@ static size_t decode_words(uint8_t *s, size_t len)
 							out[n++] = ' ';
 						} else if (t[k] == '=' &&
 							   k + 2 < tl &&
-							   (a = hex1(
+							   (a = mx_hexval(
 								t[k + 1])) >=
 							       0 &&
-							   (b = hex1(
+							   (b = mx_hexval(
 								t[k + 2])) >=
 							       0) {
 							out[n++] =
@@ -233,8 +225,8 @@ long scan_mime_param(const uint8_t *v, size_t len, const char *attr,
 				for (; k < i && o < size; k++) {
 					int a, b;
 					if (ext && v[k] == '%' && k + 2 < i &&
-					    (a = hex1(v[k + 1])) >= 0 &&
-					    (b = hex1(v[k + 2])) >= 0) {
+					    (a = mx_hexval(v[k + 1])) >= 0 &&
+					    (b = mx_hexval(v[k + 2])) >= 0) {
 						out[o++] =
 						    (uint8_t)(a << 4 | b);
 						k += 2;

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <strings.h>
 
+#include "mx_hex.h"
+
 static bool is_alnum(uint8_t c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -73,15 +75,6 @@ bool dp_smtp_param_is(const char *s, size_t len, const char *name)
 	return name[i] == '\0';
 }
 
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 long dp_smtp_xtext_decode(const char *in, size_t len, char *out, size_t size)
 {
 	const uint8_t *p = (const uint8_t *)in;
@@ -95,8 +88,8 @@ long dp_smtp_xtext_decode(const char *in, size_t len, char *out, size_t size)
 
 			if (len - i < 3)
 				return -EINVAL;
-			hi = hexval(p[i + 1]);
-			lo = hexval(p[i + 2]);
+			hi = mx_hexval_upper(p[i + 1]);
+			lo = mx_hexval_upper(p[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -EINVAL;
 			c = (uint8_t)(hi * 16 + lo);

@@ -35,6 +35,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "mx_hex.h"
+
 #define MGMT_UCL_INCLUDE_DEPTH_MAX 16
 #define MGMT_UCL_NEST_MAX 64
 #define MGMT_UCL_FILE_SIZE_MAX (16u << 20)
@@ -242,17 +244,6 @@ static bool is_key_char(char c)
 	       (c >= '0' && c <= '9') || strchr("_-./@+", c) != NULL;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static size_t utf8_put(char *out, unsigned cp)
 {
 	if (cp < 0x80) {
@@ -333,7 +324,7 @@ static char *read_quoted(struct mgmt_ucl_parser *ps)
 		case 'u': {
 			unsigned cp = 0;
 			for (int i = 0; i < 4; i++) {
-				int h = ps->p < ps->end ? hexval(*ps->p) : -1;
+				int h = ps->p < ps->end ? mx_hexval(*ps->p) : -1;
 				if (h < 0) {
 					perr(ps, "bad \\u escape in string");
 					return NULL;

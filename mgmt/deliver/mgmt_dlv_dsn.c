@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "mgmt_dlv_sbuf.h"
+#include "mx_hex.h"
 #include "mx_time.h"
 
 #define DSN_NOTIFY_SUCCESS 0x01 /* same bits as Q_NOTIFY_* */
@@ -40,15 +41,6 @@ bool mgmt_dlv_dsn_notify_wants(uint8_t notify, enum mgmt_dlv_dsn_action action,
 	return (notify & DSN_NOTIFY_DELAY) != 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1; /* RFC 3461 §4: upper-case hex only */
-}
-
 int mgmt_dlv_xtext_decode(const char *in, char *buf, size_t size)
 {
 	size_t n = 0;
@@ -58,8 +50,8 @@ int mgmt_dlv_xtext_decode(const char *in, char *buf, size_t size)
 		char c = in[i];
 
 		if (c == '+') {
-			int hi = in[i + 1] ? hexval(in[i + 1]) : -1;
-			int lo = hi >= 0 && in[i + 2] ? hexval(in[i + 2]) : -1;
+			int hi = in[i + 1] ? mx_hexval_upper(in[i + 1]) : -1;
+			int lo = hi >= 0 && in[i + 2] ? mx_hexval_upper(in[i + 2]) : -1;
 
 			if (hi < 0 || lo < 0) {
 				rc = -EINVAL;

@@ -36,6 +36,7 @@
 
 #include "dp_policy.h"
 #include "dp_smtp.h"
+#include "mx_hex.h"
 #include "mx_log.h"
 #include "smtp_test_host.h"
 
@@ -148,17 +149,6 @@ static void add_bytes(struct script *sc, const void *p, size_t n)
 	sc->len += n;
 }
 
-static int hexv(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static size_t unescape(const char *s, uint8_t *out)
 {
 	size_t n = 0;
@@ -186,9 +176,9 @@ static size_t unescape(const char *s, uint8_t *out)
 			out[n++] = '\\';
 			break;
 		case 'x':
-			if (hexv(s[1]) < 0 || hexv(s[2]) < 0)
+			if (mx_hexval(s[1]) < 0 || mx_hexval(s[2]) < 0)
 				return (size_t)-1;
-			out[n++] = (uint8_t)(hexv(s[1]) * 16 + hexv(s[2]));
+			out[n++] = (uint8_t)(mx_hexval(s[1]) * 16 + mx_hexval(s[2]));
 			s += 2;
 			break;
 		default:
