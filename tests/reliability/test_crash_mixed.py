@@ -492,11 +492,14 @@ def main():
         print("messages: sent=%d acknowledged=%d delivered=%d duplicates=%d "
               "lost=%d" % (sent, len(book.acked), len(arrived),
                            copies - len(arrived), len(lost)), flush=True)
+        other = sent - len(book.acked) - len(book.refused) - \
+            len(killed_in_data) - len(unanswered)
         print("unacknowledged: %d (killed inside DATA %d, arrived %d; final "
-              "dot sent, no reply %d, arrived %d with queue records; of the "
-              "%d killed mid-commit %d had been committed)" %
+              "dot sent, no reply %d, arrived %d with queue records; cut in "
+              "DATA between probe and kill %d; of the %d killed mid-commit "
+              "%d had been committed)" %
               (sent - len(book.acked), len(killed_in_data),
-               len(data_arrived), len(unanswered), proven,
+               len(data_arrived), len(unanswered), proven, other,
                len(killed_in_commit), len(commit_arrived)), flush=True)
         print("next hop: %d copies, %s; client errors=%d; kill phase %.0f s, "
               "drain %.1f s" % (copies, hop.stats(), book.errors, t_kill,
