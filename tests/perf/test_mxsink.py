@@ -4,7 +4,8 @@ lines, several messages a connection, an over-long text line and command
 line, an unknown verb), raw BDAT and a pipelined burst over a socket, and
 mxload (BDAT, DATA, a connection per message) over two threads.  After
 SIGTERM the summary line must count exactly what was sent.  Then: a
-second sink with room for two connections answers a third with 421, bad
+second sink with room for two connections answers a third with 421 (and
+stops on SIGINT), bad
 arguments exit 2, and [::1]:0 works where the host has IPv6.
 
     test_mxsink.py MXSINK MXLOAD
@@ -41,8 +42,8 @@ def start(*args):
     return p, m.group(1).strip("[]"), int(m.group(2)), line
 
 
-def stop(p):
-    p.send_signal(signal.SIGTERM)
+def stop(p, sig=signal.SIGTERM):
+    p.send_signal(sig)
     out, err = p.communicate(timeout=10)
     check(p.returncode == 0, "mxsink exit %s: %s" % (p.returncode, err))
     m = re.search(r"^mxsink: messages=.*$", out, re.M)
@@ -163,7 +164,7 @@ def main():
     check(got and got[0][:3] == b"421", "over max_conns: 421, got %r" % got)
     for h in held + [third]:
         h.close()
-    st, _ = stop(p)
+    st, _ = stop(p, signal.SIGINT)
     check(st.get("refused") == "1", "refused=1, got %s" % st.get("refused"))
 
     for bad in (["-t", "0"], ["-l", "nohost"], ["-c", "x"], ["extra"]):
