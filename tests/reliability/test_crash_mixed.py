@@ -316,17 +316,22 @@ def queue_records(d, seen):
 
 def strip_trace(raw):
     """Our Received: and X-Mxgate-Scan: lines (with continuations) off the
-    top; returns (queue id from Received:, the rest)."""
-    qid = None
+    top; returns (queue id from Received:, the rest).  The id is None
+    unless there was exactly one of each, the Received: ours."""
+    qid, names = None, []
     while True:
         m = re.match(rb"(Received|X-Mxgate-Scan):[^\r\n]*\r\n"
                      rb"(?:[ \t][^\r\n]*\r\n)*", raw)
         if not m:
-            return qid, raw
+            break
+        names.append(m.group(1))
         idm = OUR_ID.search(re.sub(rb"\r\n[ \t]+", b" ", m.group(0)))
         if idm:
             qid = idm.group(1).decode()
         raw = raw[m.end():]
+    if sorted(names) != [b"Received", b"X-Mxgate-Scan"]:
+        qid = None
+    return qid, raw
 
 
 def main():
@@ -511,8 +516,9 @@ def main():
               % lost[:5])
         check(not corrupt, "every copy byte for byte as sent (%s)"
               % corrupt[:5])
-        check(not wrong_id, "each arrived under the queue id its 250 named "
-              "(%s)" % wrong_id[:5])
+        check(not wrong_id, "each copy carries one Received: naming the "
+              "queue id its 250 named and one X-Mxgate-Scan: (%s)"
+              % wrong_id[:5])
         check(not unknown, "nothing arrived that no sender sent (%s)"
               % unknown[:5])
         check(proven == len(unacked), "every unacknowledged arrival was cut "
@@ -524,11 +530,11 @@ def main():
         reap(scanner_pids)
     finally:
         stop.set()
-        for t in threads:
-            t.join(5)
         left = children(d.proc.pid) if d.proc else []
         d.cleanup()
         reap(left, strict=False)
+        for t in threads:
+            t.join(5)
         hop.close()
         shutil.rmtree(tmp, ignore_errors=True)
     print("crash_mixed: all checks passed")
