@@ -13,7 +13,8 @@
 
 void ml_opts_usage(FILE *f)
 {
-	fputs(
+	fprintf(
+	    f,
 	    "usage: mxload [options] -s HOST:PORT\n"
 	    "  -s, --server HOST:PORT   target (IPv6 as [::1]:PORT)\n"
 	    "      --netns NAME         run inside network namespace "
@@ -25,9 +26,9 @@ void ml_opts_usage(FILE *f)
 	    "connection\n"
 	    "                           per message, 0 = unlimited (0)\n"
 	    "  -r, --rcpts N            recipients per message (1)\n"
-	    "      --rcpt TEMPLATE      recipient template with one %d\n"
-	    "                           (user%d@example.test)\n"
-	    "      --rcpt-users N       distinct %d values (1000)\n"
+	    "      --rcpt TEMPLATE      recipient template with one %%d\n"
+	    "                           (user%%d@example.test)\n"
+	    "      --rcpt-users N       distinct %%d values (1000)\n"
 	    "      --from ADDR          envelope sender (load@mxload.test)\n"
 	    "      --helo NAME          EHLO name (mxload.test)\n"
 	    "  -l, --size BYTES         fixed message size, k/m suffix (1k)\n"
@@ -44,6 +45,14 @@ void ml_opts_usage(FILE *f)
 	    "      --seed N             generator seed (1)\n"
 	    "      --no-pipelining      never pipeline, even if offered\n"
 	    "      --no-chunking        never use BDAT, even if offered\n"
+	    "      --depth K            with PIPELINING and CHUNKING, up to K "
+	    "whole\n"
+	    "                           transactions (MAIL, RCPT, BDAT LAST + "
+	    "data)\n"
+	    "                           in one write before their replies; "
+	    "without\n"
+	    "                           CHUNKING a connection uses 1 (1, at "
+	    "most %u)\n"
 	    "      --pipeline-next      send the next envelope in the same "
 	    "write as\n"
 	    "                           the end of data (RFC 2920 allows it; "
@@ -63,7 +72,7 @@ void ml_opts_usage(FILE *f)
 	    "segments\n"
 	    "      --json FILE          write the full result as JSON\n"
 	    "  -q, --quiet              no summary line\n",
-	    f);
+	    ML_DEPTH_MAX);
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -198,6 +207,7 @@ enum {
 	OPT_NETNS,
 	OPT_QUICKACK,
 	OPT_PIPE_NEXT,
+	OPT_DEPTH,
 };
 
 static const struct option long_opts[] = {
@@ -230,6 +240,7 @@ static const struct option long_opts[] = {
     {"netns", required_argument, NULL, OPT_NETNS},
     {"quickack", no_argument, NULL, OPT_QUICKACK},
     {"pipeline-next", no_argument, NULL, OPT_PIPE_NEXT},
+    {"depth", required_argument, NULL, OPT_DEPTH},
     {NULL, 0, NULL, 0},
 };
 
@@ -251,6 +262,7 @@ static void set_defaults(struct ml_opts *o)
 	o->seed = 1;
 	o->pipelining = true;
 	o->chunking = true;
+	o->depth = 1;
 	o->timeout_ns = 30ull * 1000000000ull;
 }
 
@@ -404,6 +416,11 @@ int ml_opts_parse(struct ml_opts *o, int argc, char **argv)
 			break;
 		case OPT_PIPE_NEXT:
 			o->pipeline_next = true;
+			break;
+		case OPT_DEPTH:
+			if (parse_uint(optarg, &o->depth, ML_DEPTH_MAX) < 0 ||
+			    o->depth == 0)
+				return bad("--depth", optarg);
 			break;
 		default:
 			ml_opts_usage(stderr);

@@ -26,6 +26,9 @@ enum ml_content {
 	ML_CONTENT_EML,
 };
 
+/* --depth's limit: transactions a connection keeps in one write. */
+#define ML_DEPTH_MAX 256
+
 struct ml_opts {
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
@@ -55,6 +58,7 @@ struct ml_opts {
 	bool pipelining;     /* use PIPELINING if offered */
 	bool chunking;	     /* use BDAT if offered */
 	bool pipeline_next;  /* next envelope right behind the dot */
+	unsigned depth;	     /* whole transactions per write (BDAT only) */
 	double rate;	     /* target msg/s; 0 = closed loop */
 	double duration_s;   /* stop dispatching after this; 0 = none */
 	uint64_t timeout_ns; /* per reply / connect */

@@ -46,6 +46,29 @@ static double rate(const struct ml_result *r)
 		   : 0.0;
 }
 
+/* Transactions per write actually achieved under --depth. */
+static double depth_mean(const struct ml_stats *s)
+{
+	return s->batches ? (double)s->batch_txns / (double)s->batches : 0.0;
+}
+
+/* --depth's line: what was asked, what the writes carried, and the
+ * connections that had to use 1 (no PIPELINING or no CHUNKING: RFC 2920
+ * §3.1 ends a group at DATA). */
+static void ml_report_depth(FILE *f, const struct ml_result *r)
+{
+	const struct ml_stats *s = &r->st;
+
+	fprintf(f,
+		"mxload: depth=%u batches=%llu txns_per_write=%.2f "
+		"depth_fallback_conns=%llu%s\n",
+		r->o->depth, (unsigned long long)s->batches, depth_mean(s),
+		(unsigned long long)s->depth_fallback,
+		s->depth_fallback ? " (server lacks PIPELINING+CHUNKING: "
+				    "those connections used depth 1)"
+				  : "");
+}
+
 void ml_report_summary(FILE *f, const struct ml_result *r)
 {
 	const struct ml_stats *s = &r->st;
@@ -68,6 +91,8 @@ void ml_report_summary(FILE *f, const struct ml_result *r)
 		ms(ml_hist_percentile(h, 50)), ms(ml_hist_percentile(h, 99)),
 		ms(ml_hist_percentile(h, 99.9)), ms(h->count ? h->max_ns : 0),
 		r->o->conns, r->o->threads);
+	if (r->o->depth > 1)
+		ml_report_depth(f, r);
 }
 
 static void json_hist(FILE *f, const char *name, const struct ml_hist *h)
@@ -134,7 +159,7 @@ int ml_report_json(const char *path, const struct ml_result *r)
 		"\"size_kind\": \"%s\", \"size\": %llu, \"sigma\": %g, "
 		"\"content\": \"%s\", \"eicar_rate\": %g, "
 		"\"pipelining\": %s, \"chunking\": %s, "
-		"\"pipeline_next\": %s, \"rate\": %g, "
+		"\"pipeline_next\": %s, \"depth\": %u, \"rate\": %g, "
 		"\"duration_s\": %g, \"quickack\": %s, \"pool_messages\": %u, "
 		"\"pool_bytes\": %llu},\n",
 		o->conns, o->threads, (unsigned long long)o->msgs,
@@ -142,7 +167,8 @@ int ml_report_json(const char *path, const struct ml_result *r)
 		(unsigned long long)o->size, o->sigma, content[o->content],
 		o->eicar_rate, o->pipelining ? "true" : "false",
 		o->chunking ? "true" : "false",
-		o->pipeline_next ? "true" : "false", o->rate, o->duration_s,
+		o->pipeline_next ? "true" : "false", o->depth, o->rate,
+		o->duration_s,
 		o->quickack ? "true" : "false",
 		r->pool->clean_count + r->pool->eicar_count,
 		(unsigned long long)r->pool->bytes);
@@ -153,6 +179,9 @@ int ml_report_json(const char *path, const struct ml_result *r)
 	    "  \"eicar_sent\": %llu,\n  \"bytes_sent\": %llu,\n"
 	    "  \"bdat_used\": %llu,\n  \"pipelined\": %llu,\n"
 	    "  \"pipelined_next\": %llu,\n"
+	    "  \"depth\": {\"requested\": %u, \"batches\": %llu, "
+	    "\"batch_txns\": %llu, \"txns_per_write\": %.3f, "
+	    "\"fallback_conns\": %llu},\n"
 	    "  \"client_cpu_s\": {\"user\": %.3f, \"sys\": %.3f},\n",
 	    r->elapsed_s, rate(r), (unsigned long long)s->started,
 	    (unsigned long long)s->outcome[ML_OUT_OK],
@@ -160,7 +189,10 @@ int ml_report_json(const char *path, const struct ml_result *r)
 	    (unsigned long long)s->eicar_sent,
 	    (unsigned long long)s->bytes_sent, (unsigned long long)s->bdat_used,
 	    (unsigned long long)s->pipelined,
-	    (unsigned long long)s->pipelined_next, r->cpu_user_s, r->cpu_sys_s);
+	    (unsigned long long)s->pipelined_next, o->depth,
+	    (unsigned long long)s->batches, (unsigned long long)s->batch_txns,
+	    depth_mean(s), (unsigned long long)s->depth_fallback, r->cpu_user_s,
+	    r->cpu_sys_s);
 	fprintf(f, "  \"outcomes\": {");
 	for (i = 0; i < ML_OUT_COUNT; i++)
 		fprintf(f, "%s\"%s\": %llu", i ? ", " : "", outcome_names[i],

@@ -9,6 +9,16 @@
  * (RFC 2920 §3.1 allows commands after the end of data).  Every reply is
  * counted as it arrives; the next step is decided only when the last reply due
  * is in and nothing is being sent (act_due).
+ *
+ * With --depth K and a server offering PIPELINING and CHUNKING, one write
+ * carries up to K whole transactions (MAIL, RCPTs, BDAT n LAST and its
+ * chunk, then the next MAIL...): RFC 2920 §3.1 ends a group only at
+ * DATA, VRFY, EXPN, TURN, QUIT and NOOP, and BDAT is none of them
+ * (RFC 3030 §4 also lets BDAT be pipelined).  Each pending reply names
+ * its transaction's slot, so a refused MAIL, RCPT or BDAT fails only
+ * that transaction; once every reply of the batch is in, a RSET follows
+ * if a failed transaction had its MAIL accepted (the server's state is
+ * then unknown), and the next batch starts.
  */
 #include "ml_worker.h"
 
@@ -20,6 +30,7 @@
 
 static const char eod[] = ".\r\n";
 
+
 static struct ml_txn *cur(struct ml_conn *c)
 {
 	return &c->tx[c->cur];
@@ -30,11 +41,20 @@ static struct ml_txn *other(struct ml_conn *c)
 	return &c->tx[c->cur ^ 1];
 }
 
-static void pend_push(struct ml_conn *c, enum ml_cmd cmd)
+static void pend_push_slot(struct ml_conn *c, enum ml_cmd cmd, unsigned slot)
 {
-	c->pend[(c->pend_head + c->pend_count) % c->pend_cap] = (uint8_t)cmd;
+	c->pend[(c->pend_head + c->pend_count) % c->pend_cap] =
+	    (uint16_t)((slot << ML_PEND_SLOT_SHIFT) | (unsigned)cmd);
 	c->pend_count++;
 }
+
+/* A command outside any batch: its reply is for tx[cur]. */
+static void pend_push(struct ml_conn *c, enum ml_cmd cmd)
+{
+	pend_push_slot(c, cmd, c->cur);
+}
+
+
 
 static void out_reset(struct ml_conn *c)
 {
@@ -82,7 +102,8 @@ static void send_simple(struct ml_worker *w, struct ml_conn *c, enum ml_cmd cmd,
 	send_cmds(w, c);
 }
 
-static void out_rcpt(struct ml_worker *w, struct ml_conn *c, struct ml_txn *t)
+static void out_rcpt_slot(struct ml_worker *w, struct ml_conn *c,
+			  struct ml_txn *t, unsigned slot)
 {
 	unsigned user = (unsigned)((w->rcpt_seq++ * w->o->threads + w->id) %
 				   w->o->rcpt_users);
@@ -90,8 +111,13 @@ static void out_rcpt(struct ml_worker *w, struct ml_conn *c, struct ml_txn *t)
 
 	/* ml_opts checked that the template holds exactly one %d. */
 	out_cmd(c, "RCPT TO:<%.*s%u%s>\r\n", (int)(d - tm), tm, user, d + 2);
-	pend_push(c, ML_CMD_RCPT);
+	pend_push_slot(c, ML_CMD_RCPT, slot);
 	t->rcpt_sent++;
+}
+
+static void out_rcpt(struct ml_worker *w, struct ml_conn *c, struct ml_txn *t)
+{
+	out_rcpt_slot(w, c, t, c->cur);
 }
 
 /*
@@ -123,12 +149,71 @@ static void out_envelope(struct ml_worker *w, struct ml_conn *c,
 		w->st.bdat_used++;
 }
 
+/* May the connection carry one more message after `ahead` unfinished? */
+static bool conn_has_room(const struct ml_worker *w, const struct ml_conn *c,
+			  unsigned ahead)
+{
+	unsigned per = w->o->msgs_per_conn;
+
+	return per == 0 || c->msgs_on_conn + ahead < per;
+}
+
+/*
+ * --depth: tx[0] holds a message; add as many more as are due, up to
+ * depth, and send every transaction whole in one write (see the top).
+ */
+static void start_batch(struct ml_worker *w, struct ml_conn *c)
+{
+	unsigned i = 0;
+
+	out_reset(c);
+	c->cur = 0;
+	c->in_batch = true;
+	c->need_rset = false;
+	for (;;) {
+		struct ml_txn *t = &c->tx[i];
+		size_t off = c->olen;
+		unsigned r;
+
+		t->use_bdat = true;
+		out_cmd(c, "MAIL FROM:<%s>\r\n", w->o->from);
+		pend_push_slot(c, ML_CMD_MAIL, i);
+		for (r = 0; r < w->o->rcpts; r++)
+			out_rcpt_slot(w, c, t, i);
+		out_cmd(c, "BDAT %zu LAST\r\n", t->msg->raw_len);
+		pend_push_slot(c, ML_CMD_BDAT, i);
+		iov_add(c, c->obuf + off, c->olen - off);
+		iov_add(c, t->msg->raw, t->msg->raw_len);
+		w->st.pipelined++;
+		w->st.bdat_used++;
+		w->st.bytes_sent += t->msg->raw_len;
+		i++;
+		if (i == w->o->depth || !conn_has_room(w, c, i) ||
+		    !ml_worker_take_msg(w, &c->tx[i]))
+			break;
+	}
+	c->batch_n = i;
+	c->send_has_eod = true;
+	w->st.batches++;
+	w->st.batch_txns += i;
+	ml_worker_send(w, c);
+}
+
+static bool use_depth(const struct ml_worker *w, const struct ml_conn *c)
+{
+	return w->o->depth > 1 && c->pipelining && c->chunking;
+}
+
 /* Begin the transaction for the message ml_worker_take_msg() put in
  * tx[cur]. */
 void ml_smtp_start(struct ml_worker *w, struct ml_conn *c)
 {
 	struct ml_txn *t = cur(c);
 
+	if (use_depth(w, c)) {
+		start_batch(w, c);
+		return;
+	}
 	out_reset(c);
 	out_envelope(w, c, t);
 	iov_add(c, c->obuf, c->olen);
@@ -170,15 +255,6 @@ static int fail_of(int code)
 	default:
 		return ML_OUT_PROTO;
 	}
-}
-
-/* May the connection carry one more message after `ahead` unfinished? */
-static bool conn_has_room(const struct ml_worker *w, const struct ml_conn *c,
-			  unsigned ahead)
-{
-	unsigned per = w->o->msgs_per_conn;
-
-	return per == 0 || c->msgs_on_conn + ahead < per;
 }
 
 /* After a message: the next one, a pause, or QUIT. */
@@ -263,6 +339,18 @@ static void act(struct ml_worker *w, struct ml_conn *c)
 	bool ok = code >= 200 && code < 300;
 
 	c->act_due = false;
+	if (c->in_batch) {
+		/* Every reply of the batch is in; each transaction has
+		 * already ended in on_reply(). */
+		c->in_batch = false;
+		if (c->need_rset) {
+			c->need_rset = false;
+			send_simple(w, c, ML_CMD_RSET, "RSET");
+		} else {
+			next_msg(w, c);
+		}
+		return;
+	}
 	switch (c->last_cmd) {
 	case ML_CMD_GREETING:
 		if (!ok) {
@@ -289,6 +377,8 @@ static void act(struct ml_worker *w, struct ml_conn *c)
 			fail_session(w, c, code);
 			return;
 		}
+		if (w->o->depth > 1 && !use_depth(w, c))
+			w->st.depth_fallback++;
 		if (t->active)
 			ml_smtp_start(w, c);
 		else
@@ -381,8 +471,10 @@ static bool word_is(const char *p, size_t n, const char *kw)
 /* One complete reply to the oldest pending command. */
 static void on_reply(struct ml_worker *w, struct ml_conn *c, int code)
 {
-	enum ml_cmd cmd = (enum ml_cmd)c->pend[c->pend_head];
-	struct ml_txn *t = cur(c);
+	uint16_t e = c->pend[c->pend_head];
+	enum ml_cmd cmd = ml_pend_cmd(e);
+	struct ml_txn *t =
+	    c->in_batch ? &c->tx[e >> ML_PEND_SLOT_SHIFT] : cur(c);
 	bool ok = code >= 200 && code < 300;
 
 	c->pend_head = (c->pend_head + 1) % c->pend_cap;
@@ -409,7 +501,15 @@ static void on_reply(struct ml_worker *w, struct ml_conn *c, int code)
 		t->t_reply_ns = ml_now_ns();
 		if (!t->eod_done)
 			t->t_eod_ns = t->t_reply_ns;
-		if (other(c)->active) {
+		if (c->in_batch) {
+			int outcome = final_outcome(t, code);
+
+			/* RFC 3030 §3: the transaction failed; a RSET after
+			 * the batch clears whatever state the server kept. */
+			if (outcome != ML_OUT_OK && t->mail_ok)
+				c->need_rset = true;
+			finish_msg(w, c, t, outcome);
+		} else if (other(c)->active) {
 			/* The next envelope was pipelined behind this
 			 * message: it is done, its successor is current. */
 			finish_msg(w, c, t, final_outcome(t, code));
@@ -435,7 +535,8 @@ static int on_line(struct ml_worker *w, struct ml_conn *c, const char *p,
 	if (c->pend_count == 0)
 		return -1;
 	code = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
-	if (c->pend[c->pend_head] == ML_CMD_EHLO && code == 250 && n > 4) {
+	if (ml_pend_cmd(c->pend[c->pend_head]) == ML_CMD_EHLO && code == 250 &&
+	    n > 4) {
 		/* RFC 5321 §4.1.1.1: one extension keyword a line. */
 		if (word_is(p + 4, n - 4, "PIPELINING"))
 			c->pipelining = w->o->pipelining;
@@ -483,8 +584,20 @@ void ml_smtp_received(struct ml_worker *w, struct ml_conn *c, size_t n)
 void ml_smtp_sent(struct ml_worker *w, struct ml_conn *c)
 {
 	struct ml_txn *t = cur(c);
+	unsigned i;
 
-	if (c->send_has_eod && t->active) {
+	if (c->send_has_eod && c->in_batch) {
+		/* The whole batch has left (bytes were counted when it was
+		 * built); a transaction already answered keeps its time. */
+		uint64_t now = ml_now_ns();
+
+		for (i = 0; i < c->batch_n; i++) {
+			if (c->tx[i].active && !c->tx[i].eod_done) {
+				c->tx[i].t_eod_ns = now;
+				c->tx[i].eod_done = true;
+			}
+		}
+	} else if (c->send_has_eod && t->active) {
 		t->t_eod_ns = ml_now_ns();
 		t->eod_done = true;
 		w->st.bytes_sent +=
@@ -499,13 +612,17 @@ void ml_smtp_connected(struct ml_worker *w, struct ml_conn *c)
 	c->rlen = 0;
 	c->pend_head = c->pend_count = 0;
 	c->msgs_on_conn = 0;
+	c->in_batch = c->need_rset = false;
 	pend_push(c, ML_CMD_GREETING);
 }
 
 void ml_smtp_abort(struct ml_worker *w, struct ml_conn *c, int outcome)
 {
-	finish_msg(w, c, cur(c), outcome);
-	finish_msg(w, c, other(c), outcome);
+	unsigned i;
+
+	for (i = 0; i < c->ntx; i++)
+		finish_msg(w, c, &c->tx[i], outcome);
+	c->in_batch = false;
 	ml_worker_close(w, c);
 }
 

@@ -72,6 +72,9 @@ struct ml_stats {
 	uint64_t bdat_used;	 /* messages sent with BDAT */
 	uint64_t pipelined;	 /* transactions sent pipelined */
 	uint64_t pipelined_next; /* envelopes sent behind a dot */
+	uint64_t batches;	 /* --depth writes of whole transactions */
+	uint64_t batch_txns;	 /* transactions in those writes */
+	uint64_t depth_fallback; /* connections that could not use --depth */
 	struct ml_hist eod;	 /* end of data -> final reply */
 	struct ml_hist sched;	 /* intended start -> final reply */
 };
@@ -105,6 +108,9 @@ static inline void ml_stats_merge(struct ml_stats *dst,
 	dst->bdat_used += src->bdat_used;
 	dst->pipelined += src->pipelined;
 	dst->pipelined_next += src->pipelined_next;
+	dst->batches += src->batches;
+	dst->batch_txns += src->batch_txns;
+	dst->depth_fallback += src->depth_fallback;
 	ml_hist_merge(&dst->eod, &src->eod);
 	ml_hist_merge(&dst->sched, &src->sched);
 }

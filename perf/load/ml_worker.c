@@ -220,7 +220,8 @@ static void dispatch(struct ml_worker *w)
 static void dropped(struct ml_worker *w, struct ml_conn *c)
 {
 	bool quitting =
-	    c->pend_count == 1 && c->pend[c->pend_head] == ML_CMD_QUIT;
+	    c->pend_count == 1 &&
+	    ml_pend_cmd(c->pend[c->pend_head]) == ML_CMD_QUIT;
 
 	if (!quitting && (c->pend_count || c->tx[c->cur].active))
 		w->st.conn_dropped++;
@@ -407,8 +408,8 @@ void *ml_worker_run(void *arg)
 
 int ml_worker_init(struct ml_worker *w)
 {
-	size_t obuf_cap = 1024 + (size_t)w->o->rcpts * 256;
-	unsigned i;
+	unsigned i, ntx = w->o->depth > 2 ? w->o->depth : 2;
+	size_t obuf_cap = ntx * (1024 + (size_t)w->o->rcpts * 256);
 
 	ml_hist_init(&w->st.eod);
 	ml_hist_init(&w->st.sched);
@@ -426,12 +427,16 @@ int ml_worker_init(struct ml_worker *w)
 		c->fd = -1;
 		c->idx = i;
 		c->state = ML_CS_FREE;
-		/* Two envelopes (MAIL, RCPTs, DATA) and a dot in flight. */
-		c->pend_cap = 2 * (w->o->rcpts + 2) + 4;
-		c->pend = calloc(c->pend_cap, 1);
+		/* Two envelopes (MAIL, RCPTs, DATA) and a dot in flight, or
+		 * a batch of ntx transactions (MAIL, RCPTs, BDAT). */
+		c->pend_cap = ntx * (w->o->rcpts + 2) + 4;
+		c->pend = calloc(c->pend_cap, sizeof(*c->pend));
+		c->ntx = ntx;
+		c->tx = calloc(ntx, sizeof(*c->tx));
+		c->iov = calloc(2 * ntx, sizeof(*c->iov));
 		c->obuf_cap = obuf_cap;
 		c->obuf = malloc(obuf_cap);
-		if (!c->pend || !c->obuf)
+		if (!c->pend || !c->tx || !c->iov || !c->obuf)
 			return -ENOMEM;
 		/* Slots are taken from the end: keep index order. */
 		w->freel[w->nconns - 1 - i] = i;
@@ -451,6 +456,8 @@ void ml_worker_fini(struct ml_worker *w)
 			close(w->conns[i].fd);
 		free(w->conns[i].pend);
 		free(w->conns[i].obuf);
+		free(w->conns[i].tx);
+		free(w->conns[i].iov);
 	}
 	free(w->conns);
 	free(w->idle);

@@ -64,17 +64,25 @@ struct ml_conn {
 	unsigned msgs_on_conn;
 	uint64_t deadline_ns;
 
-	/* Commands whose replies are due, oldest first (a ring). */
-	uint8_t *pend;
+	/* Commands whose replies are due, oldest first (a ring): the
+	 * command in the low 4 bits, its transaction's slot in tx[] above
+	 * (ml_pend_cmd). */
+	uint16_t *pend;
 	unsigned pend_cap, pend_head, pend_count;
 	enum ml_cmd last_cmd;
 	int last_code;
 
 	/* Transactions: tx[cur] is the one replies are for; with PIPELINING
 	 * the next one's envelope may follow the current one's body in the
-	 * same write (RFC 2920 §3.1), so it lives in the other slot. */
-	struct ml_txn tx[2];
+	 * same write (RFC 2920 §3.1), so it lives in the other slot.  With
+	 * --depth K (PIPELINING and CHUNKING) a write carries whole
+	 * transactions in tx[0..batch_n-1] and each reply names its slot. */
+	struct ml_txn *tx;
+	unsigned ntx; /* max(2, depth) */
 	unsigned cur;
+	bool in_batch;	/* tx[0..batch_n-1] were sent as one batch */
+	unsigned batch_n;
+	bool need_rset; /* a batched transaction failed after its MAIL */
 
 	/* Reply bytes not yet parsed. */
 	char rbuf[ML_RBUF_SIZE];
@@ -84,9 +92,10 @@ struct ml_conn {
 	char *obuf;
 	size_t obuf_cap;
 	size_t olen;
-	struct iovec iov[4];
+	struct iovec *iov; /* 2 * ntx: an envelope and a body each */
 	unsigned iov_i, iov_n;
-	bool send_has_eod; /* the send ends tx[cur]'s content */
+	bool send_has_eod; /* the send ends tx[cur]'s (or the batch's)
+			    * content */
 	struct msghdr mh;
 };
 
@@ -122,6 +131,16 @@ struct ml_worker {
 	uint64_t t_end_ns;
 	int err;
 };
+
+/* A pending entry: the command, and the tx[] slot it belongs to. */
+#define ML_PEND_SLOT_SHIFT 4
+_Static_assert(ML_CMD_COUNT <= (1 << ML_PEND_SLOT_SHIFT), "ml_cmd fits");
+_Static_assert(ML_DEPTH_MAX <= (0xffff >> ML_PEND_SLOT_SHIFT), "slot fits");
+
+static inline enum ml_cmd ml_pend_cmd(uint16_t e)
+{
+	return (enum ml_cmd)(e & ((1u << ML_PEND_SLOT_SHIFT) - 1));
+}
 
 int ml_worker_init(struct ml_worker *w);
 void *ml_worker_run(void *arg);
