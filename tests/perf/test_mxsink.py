@@ -2,7 +2,7 @@
 """mxsink driven by real clients: Python's smtplib (DATA with dot-stuffed
 lines, several messages a connection, an over-long text line and command
 line, an unknown verb), raw BDAT and a pipelined burst over a socket, and
-mxload (BDAT, DATA, a connection per message) over two threads.  After
+mxload (BDAT, DATA, a connection per message, --depth) over two threads.  After
 SIGTERM the summary line must count exactly what was sent.  Then: a
 second sink with room for two connections answers a third with 421 (and
 stops on SIGINT), bad
@@ -137,10 +137,38 @@ def main():
     for args, kind in ((["-c", "8", "-m", "2000", "-l", "2k"], "bdat"),
                        (["-c", "8", "-m", "2000", "-l", "2k",
                          "--no-chunking"], "data"),
-                       (["-c", "4", "-m", "200", "-k", "1"], "bdat")):
+                       (["-c", "4", "-m", "200", "-k", "1"], "bdat"),
+                       # --depth: whole BDAT transactions in one write;
+                       # closed loop, a message limit per connection that
+                       # cuts batches short, open loop; without CHUNKING
+                       # it falls back to depth 1 (DATA).
+                       (["-c", "8", "-m", "4000", "--depth", "8"], "bdat"),
+                       (["-c", "6", "-m", "1001", "--depth", "8", "-k",
+                         "5"], "bdat"),
+                       (["-c", "4", "-m", "1000", "--depth", "4", "-R",
+                         "20000"], "bdat"),
+                       (["-c", "4", "-m", "500", "--depth", "8",
+                         "--no-chunking"], "data")):
         j = mxload(port, *args)
-        check(j["ok"] == int(args[3]), "mxload %s ok=%s" % (args, j["ok"]))
+        check(j["ok"] == int(args[3]) and j["sent"] == int(args[3]),
+              "mxload %s sent=%s ok=%s" % (args, j["sent"], j["ok"]))
         want[kind] += j["ok"]
+        depth = int(args[args.index("--depth") + 1]) \
+            if "--depth" in args else 1
+        d = j["depth"]
+        check(d["requested"] == depth and j["params"]["depth"] == depth,
+              "mxload %s reports depth %r" % (args, d))
+        if depth == 1:
+            check(d["batches"] == 0, "depth 1: no batches %r" % d)
+        elif kind == "data":
+            check(d["batches"] == 0 and d["fallback_conns"] >= 4,
+                  "--no-chunking: depth falls back to 1: %r" % d)
+        else:
+            check(d["batch_txns"] == j["sent"] and d["fallback_conns"] == 0,
+                  "mxload %s: every transaction batched: %r" % (args, d))
+            if "-R" not in args:
+                check(d["txns_per_write"] > 1.5,
+                      "mxload %s: depth used: %r" % (args, d))
 
     st, summary = stop(p)
     print(summary)
