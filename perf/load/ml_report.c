@@ -168,8 +168,7 @@ int ml_report_json(const char *path, const struct ml_result *r)
 		o->eicar_rate, o->pipelining ? "true" : "false",
 		o->chunking ? "true" : "false",
 		o->pipeline_next ? "true" : "false", o->depth, o->rate,
-		o->duration_s,
-		o->quickack ? "true" : "false",
+		o->duration_s, o->quickack ? "true" : "false",
 		r->pool->clean_count + r->pool->eicar_count,
 		(unsigned long long)r->pool->bytes);
 	fprintf(

@@ -30,7 +30,6 @@
 
 static const char eod[] = ".\r\n";
 
-
 static struct ml_txn *cur(struct ml_conn *c)
 {
 	return &c->tx[c->cur];
@@ -53,8 +52,6 @@ static void pend_push(struct ml_conn *c, enum ml_cmd cmd)
 {
 	pend_push_slot(c, cmd, c->cur);
 }
-
-
 
 static void out_reset(struct ml_conn *c)
 {

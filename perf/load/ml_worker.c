@@ -219,9 +219,8 @@ static void dispatch(struct ml_worker *w)
 /* An open connection lost its peer while a reply was due. */
 static void dropped(struct ml_worker *w, struct ml_conn *c)
 {
-	bool quitting =
-	    c->pend_count == 1 &&
-	    ml_pend_cmd(c->pend[c->pend_head]) == ML_CMD_QUIT;
+	bool quitting = c->pend_count == 1 &&
+			ml_pend_cmd(c->pend[c->pend_head]) == ML_CMD_QUIT;
 
 	if (!quitting && (c->pend_count || c->tx[c->cur].active))
 		w->st.conn_dropped++;

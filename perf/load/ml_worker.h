@@ -80,7 +80,7 @@ struct ml_conn {
 	struct ml_txn *tx;
 	unsigned ntx; /* max(2, depth) */
 	unsigned cur;
-	bool in_batch;	/* tx[0..batch_n-1] were sent as one batch */
+	bool in_batch; /* tx[0..batch_n-1] were sent as one batch */
 	unsigned batch_n;
 	bool need_rset; /* a batched transaction failed after its MAIL */
 
