@@ -338,8 +338,9 @@ def main():
     tmp = tempfile.mkdtemp(prefix="mxgate-crashmix-")
     hop = NextHop(os.path.join(tmp, "nexthop"))
     os.mkdir(os.path.join(tmp, "daemon"))
+    route = "smtp:[127.0.0.1]:%d" % hop.port
     d = Daemon(mxgate, ctl, scan=True, workdir=os.path.join(tmp, "daemon"),
-               extra=["delivery.default_route=\"smtp:[127.0.0.1]:%d\"" % hop.port,
+               extra=['delivery.default_route="%s"' % route,
                       "delivery.retry_schedule=[1s]",
                       "delivery.concurrency_per_destination=4",
                       # Small segments: several roll over during the run
