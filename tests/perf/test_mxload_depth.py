@@ -12,7 +12,8 @@ refused for want of a recipient, nothing lost; every RSET it sent (after
 a batch with a failed transaction whose MAIL was accepted) answered; and
 the server must have seen several transactions arrive in one read, i.e.
 depth was really used.  Then the same with -k 3 (batches cut short by the
-connection's message limit) and with two threads.
+connection's message limit), with two threads, and with a connection the
+server drops mid-batch (its unanswered transactions: conn_error).
 
     test_mxload_depth.py MXLOAD
 """
@@ -41,6 +42,7 @@ class Counts:
         self.rej4 = 0
         self.rej5 = 0
         self.rsets = 0
+        self.drops = 0
         self.errors = []
         self.max_bdat_per_read = 0
 
@@ -55,9 +57,10 @@ class Counts:
                 setattr(self, k, getattr(self, k) + v)
 
 
-def serve_conn(sock, n):
+def serve_conn(sock, n, drop_at):
     """One SMTP session, replies written once per read (as a pipelining
-    server does)."""
+    server does); counted once written.  The MAIL numbered drop_at (over
+    all sessions) closes the connection instead, its read unanswered."""
     sock.sendall(b"220 raw.test ESMTP\r\n")
     buf, need = b"", 0
     in_txn, rcpts = False, 0
@@ -67,6 +70,7 @@ def serve_conn(sock, n):
             return
         buf += data
         out, bdats, quit_ = [], 0, False
+        got = Counts()
         while not quit_:
             if need:
                 if len(buf) < need:
@@ -77,10 +81,10 @@ def serve_conn(sock, n):
                     out.append(b"503 5.5.1 no transaction\r\n")
                 elif rcpts == 0:
                     out.append(b"554 5.5.1 no valid recipients\r\n")
-                    n.add(rej5=1)
+                    got.rej5 += 1
                 else:
                     out.append(b"250 2.0.0 queued\r\n")
-                    n.add(ok=1)
+                    got.ok += 1
                 in_txn = False
                 continue
             i = buf.find(b"\r\n")
@@ -95,9 +99,14 @@ def serve_conn(sock, n):
                 if in_txn:
                     n.errors.append("nested MAIL")
                     out.append(b"503 5.5.1 nested MAIL\r\n")
-                elif n.next_mail() % 7 == 3:
+                    continue
+                k = n.next_mail()
+                if k == drop_at:
+                    n.add(drops=1)
+                    return
+                if k % 7 == 3:
                     out.append(b"451 4.3.0 try later\r\n")
-                    n.add(rej4=1)
+                    got.rej4 += 1
                 else:
                     in_txn, rcpts = True, 0
                     out.append(b"250 2.1.0 ok\r\n")
@@ -120,7 +129,7 @@ def serve_conn(sock, n):
                     return
             elif verb == b"RSET":
                 in_txn = False
-                n.add(rsets=1)
+                got.rsets += 1
                 out.append(b"250 2.0.0 ok\r\n")
             elif verb == b"QUIT":
                 out.append(b"221 2.0.0 bye\r\n")
@@ -132,11 +141,12 @@ def serve_conn(sock, n):
             n.max_bdat_per_read = max(n.max_bdat_per_read, bdats)
         if out:
             sock.sendall(b"".join(out))
+        n.add(ok=got.ok, rej4=got.rej4, rej5=got.rej5, rsets=got.rsets)
         if quit_:
             return
 
 
-def run_server(ls, n, stop):
+def run_server(ls, n, stop, drop_at):
     threads = []
     ls.settimeout(0.2)
     while not stop.is_set():
@@ -148,7 +158,7 @@ def run_server(ls, n, stop):
 
         def one(s=s):
             try:
-                serve_conn(s, n)
+                serve_conn(s, n, drop_at)
             except OSError as e:
                 n.errors.append("socket: %s" % e)
             finally:
@@ -160,13 +170,13 @@ def run_server(ls, n, stop):
         t.join(30)
 
 
-def case(args, msgs):
+def case(args, msgs, drop_at=0):
     n, stop = Counts(), threading.Event()
     ls = socket.socket()
     ls.bind(("127.0.0.1", 0))
     ls.listen(64)
     port = ls.getsockname()[1]
-    srv = threading.Thread(target=run_server, args=(ls, n, stop))
+    srv = threading.Thread(target=run_server, args=(ls, n, stop, drop_at))
     srv.start()
     try:
         with tempfile.NamedTemporaryFile(suffix=".json") as jf:
@@ -195,12 +205,18 @@ def case(args, msgs):
         what, out["rejected_4xx"], n.rej4))
     check(out["rejected_5xx"] == n.rej5, "%s: 5xx %d, server %d" % (
         what, out["rejected_5xx"], n.rej5))
-    check(n.ok + n.rej4 + n.rej5 == msgs, "%s: server ended %d of %d" % (
-        what, n.ok + n.rej4 + n.rej5, msgs))
-    check(j["failed"] == n.rej4 + n.rej5, "%s: failed %d" % (
+    # Transactions in flight on a dropped connection end as conn_error.
+    answered = n.ok + n.rej4 + n.rej5
+    check(out["conn_error"] == msgs - answered and
+          (out["conn_error"] > 0) == bool(drop_at),
+          "%s: conn_error %d, server answered %d of %d" % (
+              what, out["conn_error"], answered, msgs))
+    check(n.drops == (1 if drop_at else 0), "%s: drops %d" % (what, n.drops))
+    check(j["failed"] == msgs - n.ok, "%s: failed %d" % (
         what, j["failed"]))
     check(n.rej4 > 0 and n.rej5 > 0, "%s: refusals exercised" % what)
-    check(n.rsets > 0 and j["replies"]["rset"]["2xx"] == n.rsets,
+    check((n.rsets > 0 or drop_at) and
+          j["replies"]["rset"]["2xx"] == n.rsets,
           "%s: RSETs %s answered of %d" % (what, j["replies"]["rset"],
                                            n.rsets))
     d = j["depth"]
@@ -215,6 +231,9 @@ def main():
     case(["--depth", "8", "-c", "4"], 700)
     case(["--depth", "8", "-c", "6", "-k", "3"], 301)
     case(["--depth", "8", "-c", "8", "-t", "2", "-r", "2"], 600)
+    # A connection lost with a batch in flight: its transactions end as
+    # conn_error, the rest go on over new connections.
+    case(["--depth", "8", "-c", "4"], 400, drop_at=100)
     if FAILS:
         print("%d failures" % len(FAILS))
         return 1
