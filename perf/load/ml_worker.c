@@ -376,7 +376,13 @@ void *ml_worker_run(void *arg)
 		if (w->rate > 0 && !ml_worker_exhausted(w)) {
 			uint64_t due = intended_ns(w, w->dispatched);
 
-			wait_ns = due > now ? due - now : TICK_NS;
+			/* A message that fell due since dispatch() looked
+			 * goes at once if a connection is free for it;
+			 * otherwise a completion will free one. */
+			if (due > now)
+				wait_ns = due - now;
+			else if (w->nidle || w->nfree)
+				wait_ns = 0;
 			if (wait_ns > TICK_NS)
 				wait_ns = TICK_NS;
 		}
