@@ -329,6 +329,19 @@ static int run_queue(double total_rate, const char *name,
 		if (!w[i].sh || !w[i].t_commit || !w[i].lat)
 			return -1;
 	}
+	/* A shard starts with one prepared segment and the store makes the
+	 * rest while it runs; a daemon that has been up has them all, so
+	 * the clock starts once they are there (at most 30 s). */
+	for (uint64_t end = mx_now_ns() + 30000000000ull;
+	     mx_now_ns() < end;) {
+		struct q_stats qs;
+
+		q_store_poll(s);
+		q_store_stats(s, &qs);
+		/* every shard's spares, and the state log's segment */
+		if (qs.segments >= (uint64_t)n_threads * c.spare_segments + 1)
+			break;
+	}
 	atomic_store(&go, false);
 	atomic_store(&stop_store, false);
 	pthread_create(&st, NULL, store_main, s);
