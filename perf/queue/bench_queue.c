@@ -24,14 +24,16 @@
  *               [-d dir] [-m fdatasync|odirect] [-S spool_secs]
  *               [-p open_loop_pct] [-r open_loop_total_msgs_per_s]
  *               [-b group commits in flight per shard]
- *               [-i thread,uring,...: shard I/O modes to run, each with
+ *               [-i thread,uring,sync: shard I/O modes to run, each with
  *                   its own saturation and open-loop runs, default thread]
  *               [-N: no syncs at all, NOT durable: the software floor]
  *
  * -i thread is the queue's default (writes and syncs on a commit thread per
  * shard); -i uring submits them to the writer's io_uring (io-wq does the
- * blocking work).  Running both in one invocation gives the ratio between
- * them on the same disk at the same time.
+ * blocking work); -i sync makes the writer itself block in pwritev and
+ * fdatasync (Q_IO_SYNC: no core could run like that, but it is the
+ * latency floor of the calls without any hand-off).  Running several in
+ * one invocation gives their ratios on the same disk at the same time.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -438,8 +440,11 @@ int main(int argc, char **argv)
 			io_mode = Q_IO_THREAD;
 		else if (strcmp(tok, "uring") == 0)
 			io_mode = Q_IO_URING;
+		else if (strcmp(tok, "sync") == 0)
+			io_mode = Q_IO_SYNC;
 		else {
-			fprintf(stderr, "-i: thread or uring, not %s\n", tok);
+			fprintf(stderr, "-i: thread, uring or sync, not %s\n",
+				tok);
 			return 2;
 		}
 		if (run_queue(0, "queue-sat", &sat) < 0)
