@@ -168,6 +168,12 @@ static void commit_run(struct q_shard *sh, uint64_t from, uint64_t to)
 		ssize_t n;
 		int k;
 
+		/* Batches come in order, and the core moves to a fresh
+		 * segment only after it took the failure back: a batch of
+		 * another segment means the failed one is behind us (its
+		 * memory may be reused for a new segment later). */
+		if (c->fail_seg && b->seg != c->fail_seg)
+			c->fail_seg = NULL;
 		if (b->seg == c->fail_seg) {
 			b->err = c->fail_err;
 			continue;
