@@ -110,6 +110,31 @@ class Daemon:
     def status(self):
         return json.loads(self.ctlrun("status", "--json").stdout)
 
+    def counters(self):
+        """Every counter by name, summed should a name stand in more than
+        one counter set."""
+        out = {}
+        for c in json.loads(self.ctlrun("stats", "--json").stdout)["counters"]:
+            out[c["name"]] = out.get(c["name"], 0) + c["value"]
+        return out
+
+    def counter(self, name):
+        return self.counters()[name]
+
+    def received_of(self, qid, timeout=60):
+        """The Received: header (unfolded) of the delivered message `qid`."""
+        end = time.time() + timeout
+        while time.time() < end:
+            for f in self.maildir_files():
+                with open(f, "rb") as fh:
+                    head = fh.read(4000)
+                if (" id %s" % qid).encode() in head:
+                    m = re.search(rb"^Received: .*?(?=\r?\n\S)", head,
+                                  re.S | re.M)
+                    return re.sub(rb"\r?\n\s+", b" ", m.group(0)).decode()
+            time.sleep(0.2)
+        fail("message %s not delivered: %s" % (qid, self.logtail()))
+
     def wait_delivered(self, count, timeout=120):
         """Waits until the maildir holds `count` messages in new/."""
         end = time.time() + timeout

@@ -5,7 +5,6 @@ from smtplib and the Received: header writes the client as an RFC 5321
 127.0.0.1 and [::1] at once (a list override, docs/config.md) takes one
 message on each.  Skips (77) when ::1 cannot be bound."""
 import os
-import re
 import smtplib
 import socket
 import sys
@@ -63,19 +62,6 @@ def send(host, port, subject):
     return m.group(1).decode(), peer
 
 
-def received_of(d, qid, timeout=60):
-    end = time.time() + timeout
-    while time.time() < end:
-        for f in d.maildir_files():
-            with open(f, "rb") as fh:
-                head = fh.read(4000)
-            if (" id %s" % qid).encode() in head:
-                m = re.search(rb"^Received: .*?(?=\r?\n\S)", head, re.S | re.M)
-                return re.sub(rb"\r?\n\s+", b" ", m.group(0)).decode()
-        time.sleep(0.2)
-    fail("message %s not delivered: %s" % (qid, d.logtail()))
-
-
 # One listener, IPv6 only.  The last -o replaces mxtest's IPv4 listener.
 # Quoted: an override value is UCL, where a bare [ opens a list.
 p6 = free_port6()
@@ -92,7 +78,7 @@ try:
           % d.port)
     qid, peer = send("::1", p6, "v6 only")
     check(peer == "::1", "smtplib talked over IPv6 (%s)" % peer)
-    rcv = received_of(d, qid)
+    rcv = d.received_of(qid)
     check("(unknown [IPv6:::1])" in rcv, "Received has the IPv6 literal: %s" % rcv)
     check(d.stop() == 0, "clean stop")
 finally:
@@ -109,7 +95,7 @@ try:
     q6, peer6 = send("::1", p6, "via v6")
     check(peer4 == "127.0.0.1" and peer6 == "::1",
           "one session per family (%s, %s)" % (peer4, peer6))
-    r4, r6 = received_of(d, q4), received_of(d, q6)
+    r4, r6 = d.received_of(q4), d.received_of(q6)
     check("(unknown [127.0.0.1])" in r4, "IPv4 listener: %s" % r4)
     check("(unknown [IPv6:::1])" in r6, "IPv6 listener: %s" % r6)
     check(len(d.maildir_files()) == 2, "exactly two messages delivered")

@@ -4,7 +4,6 @@ client that waits for the banner gets its 220 after about two seconds and
 delivers; a client that talks first (EHLO the moment it connects, before
 any banner, RFC 5321 §3.1 says the client waits for the greeting) gets
 554 5.5.1, is closed, and smtp_err_pregreet counts it."""
-import json
 import os
 import smtplib
 import socket
@@ -37,11 +36,6 @@ def wait_ready(timeout=20):
     fail("mxgate not ready: " + d.logtail())
 
 
-def counter(name):
-    st = json.loads(d.ctlrun("stats", "--json").stdout)
-    return next(c["value"] for c in st["counters"] if c["name"] == name)
-
-
 def read_to_eof(s):
     got = b""
     try:
@@ -59,7 +53,7 @@ def read_to_eof(s):
 try:
     d.start(wait=False)
     wait_ready()
-    before = counter("smtp_err_pregreet")
+    before = d.counter("smtp_err_pregreet")
 
     # A patient client: the banner comes after the delay, then mail flows.
     t0 = time.monotonic()
@@ -98,9 +92,9 @@ try:
           "early talker gets 554 5.5.1 and no banner: %r" % got.strip())
     check(closed, "and the connection is closed (after %.2f s)" % took)
     end = time.time() + 5
-    while counter("smtp_err_pregreet") != before + 1 and time.time() < end:
+    while d.counter("smtp_err_pregreet") != before + 1 and time.time() < end:
         time.sleep(0.05)
-    check(counter("smtp_err_pregreet") == before + 1,
+    check(d.counter("smtp_err_pregreet") == before + 1,
           "smtp_err_pregreet counted one early talker")
     check(len(d.maildir_files()) == 1, "nothing else delivered")
     check(d.stop() == 0, "clean stop")

@@ -5,9 +5,7 @@ the Received: header records (v1 TCP4, v2 TCP6); a connection that opens
 with SMTP instead of a header is closed with no banner and counted
 (sock_proxy_errors); a v1 UNKNOWN header keeps the socket's own peer.
 The addresses in the headers are only text: nothing is sent to them."""
-import json
 import os
-import re
 import smtplib
 import socket
 import struct
@@ -65,11 +63,6 @@ def wait_ready(timeout=20):
     fail("mxgate not ready: " + d.logtail())
 
 
-def counter(name):
-    st = json.loads(d.ctlrun("stats", "--json").stdout)
-    return next(c["value"] for c in st["counters"] if c["name"] == name)
-
-
 def send(header, subject):
     with ProxySMTP(header, "127.0.0.1", d.port, timeout=15) as s:
         s.ehlo("client.test")
@@ -83,36 +76,22 @@ def send(header, subject):
     return m.group(1).decode()
 
 
-def received_of(qid, timeout=60):
-    """The Received: header (unfolded) of the delivered message `qid`."""
-    end = time.time() + timeout
-    while time.time() < end:
-        for f in d.maildir_files():
-            with open(f, "rb") as fh:
-                head = fh.read(4000)
-            if (" id %s" % qid).encode() in head:
-                m = re.search(rb"^Received: .*?(?=\r?\n\S)", head, re.S | re.M)
-                return re.sub(rb"\r?\n\s+", b" ", m.group(0)).decode()
-        time.sleep(0.2)
-    fail("message %s not delivered: %s" % (qid, d.logtail()))
-
-
 try:
     d.start(wait=False)
     wait_ready()
-    errors0 = counter("sock_proxy_errors")
+    errors0 = d.counter("sock_proxy_errors")
 
     qid = send(b"PROXY TCP4 203.0.113.7 127.0.0.1 40000 2525\r\n", "v1")
-    rcv = received_of(qid)
+    rcv = d.received_of(qid)
     check("[203.0.113.7]" in rcv and "127.0.0.1" not in rcv,
           "PROXY v1 TCP4: Received names the proxied client: %s" % rcv)
 
     qid = send(v2_tcp6("2001:db8::7", "::1", 40001, 2525), "v2")
-    rcv = received_of(qid)
+    rcv = d.received_of(qid)
     check("[IPv6:2001:db8::7]" in rcv,
           "PROXY v2 TCP6: Received names the proxied client: %s" % rcv)
 
-    check(counter("sock_proxy_errors") == errors0,
+    check(d.counter("sock_proxy_errors") == errors0,
           "no proxy errors counted so far (%d)" % errors0)
     with socket.create_connection(("127.0.0.1", d.port), 10) as s:
         s.sendall(b"HELO x\r\n")
@@ -127,20 +106,20 @@ try:
             pass
     check(got == b"", "SMTP instead of a PROXY header: closed, no banner (%r)" % got)
     end = time.time() + 5
-    while counter("sock_proxy_errors") != errors0 + 1 and time.time() < end:
+    while d.counter("sock_proxy_errors") != errors0 + 1 and time.time() < end:
         time.sleep(0.05)
-    check(counter("sock_proxy_errors") == errors0 + 1,
+    check(d.counter("sock_proxy_errors") == errors0 + 1,
           "sock_proxy_errors counted the garbage header")
 
     qid = send(b"PROXY UNKNOWN\r\n", "unknown")
-    rcv = received_of(qid)
+    rcv = d.received_of(qid)
     check("[127.0.0.1]" in rcv,
           "PROXY UNKNOWN keeps the real peer: %s" % rcv)
 
     # v2 LOCAL command (a balancer's health check): the real peer too.
     local = V2_SIG + bytes([0x20, 0x00]) + struct.pack("!H", 0)
     qid = send(local, "v2local")
-    rcv = received_of(qid)
+    rcv = d.received_of(qid)
     check("[127.0.0.1]" in rcv, "PROXY v2 LOCAL keeps the real peer: %s" % rcv)
 
     # Regression: a header split over two reads on a reused connection
@@ -158,7 +137,7 @@ try:
         c.close()
         check(banner.startswith(b"220"), "split PROXY header, connection %d: %r" % (i + 1, banner[:30]))
 
-    check(counter("sock_proxy_errors") == errors0 + 1,
+    check(d.counter("sock_proxy_errors") == errors0 + 1,
           "no further proxy errors")
     check(d.stop() == 0, "clean stop")
 finally:

@@ -137,14 +137,6 @@ if why:
 RESENDS_PER_S = 1000
 
 
-def counters(d):
-    """The daemon's counters, summed by name over the threads' sets."""
-    out = {}
-    for c in json.loads(d.ctlrun("stats", "--json").stdout)["counters"]:
-        out[c["name"]] = out.get(c["name"], 0) + c["value"]
-    return out
-
-
 def swaks_run(net, tag, ids, errs):
     for i in range(SWAKS_MSGS):
         r = net.nsx("swaks", "--server", "%s:%d" % (net.ip_srv, net.daemon.port),
@@ -202,7 +194,7 @@ with DpdkNetns(mxgate, ctl, "mxsf") as net:
         check(r.returncode == 0, "nftables rule to lose one handshake ACK %s"
               % r.stderr.decode()[-200:])
 
-        c0 = counters(d)
+        c0 = d.counters()
         drop0 = net.tap_stat("tx_dropped")
         check(c0.get("net_tcp_syn_rx", -1) == 0 and c0.get("net_tcp_accepted", -1) == 0,
               "no TCP yet (syn_rx=%s accepted=%s)" % (c0.get("net_tcp_syn_rx"),
@@ -214,7 +206,7 @@ with DpdkNetns(mxgate, ctl, "mxsf") as net:
         time.sleep(ALONE_S)
         if flooder.poll() is not None:
             fail("flooder died: %s" % flooder.stderr.read().decode()[-600:])
-        c1 = counters(d)
+        c1 = d.counters()
         st1 = d.status()
         print("flood alone %d s: syn_rx=%d synack_tx=%d accepted=%d sessions=%d" % (
             ALONE_S, c1["net_tcp_syn_rx"], c1["net_tcp_synack_tx"],
@@ -242,7 +234,7 @@ with DpdkNetns(mxgate, ctl, "mxsf") as net:
         lost_out, lost_err = lost.communicate()
         still_flooding = flooder.poll() is None
         t_clients = time.monotonic() - t_flood
-        cm = counters(d)
+        cm = d.counters()
         print("clients done %.1f s into the flood: accepted=%d synack_retx=%d "
               "synq_recovered=%d tap tx_dropped=%d" % (
                   t_clients, cm["net_tcp_accepted"], cm["net_tcp_synack_retx"],
@@ -294,7 +286,7 @@ with DpdkNetns(mxgate, ctl, "mxsf") as net:
         while d.status()["sessions"] != 0 and time.time() < end:
             time.sleep(0.2)
         st = d.status()
-        c2 = counters(d)
+        c2 = d.counters()
         t_all = time.monotonic() - t_flood
         conns = SWAKS_MSGS + PY_CONNS + 1
         syn_rx, synack = c2["net_tcp_syn_rx"], c2["net_tcp_synack_tx"]

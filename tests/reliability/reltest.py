@@ -4,7 +4,6 @@ through a well-behaved library), counters read from `mxgatectl stats`, a
 legitimate swaks delivery that must land in the Maildir, and the size of
 the daemon's log.  Every socket here goes to 127.0.0.x only.
 """
-import json
 import os
 import socket
 import subprocess
@@ -23,11 +22,6 @@ def args():
         print("usage: %s MXGATE MXGATECTL" % sys.argv[0])
         sys.exit(2)
     return os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-
-
-def counters(d):
-    out = json.loads(d.ctlrun("stats", "--json").stdout)
-    return {c["name"]: c["value"] for c in out["counters"]}
 
 
 def queue_total(st):

@@ -12,7 +12,7 @@ Proves, with counters read back from `mxgatectl stats`:
     SIZE and real size over max_message_size (552), recipients over
     max_recipients (452);
   - a flood past max_connections_per_ip and max_connections: 421 and the
-    sock_refused_* counters, the daemon keeps serving;
+    sock_refused_* the daemon keeps serving;
   - slowloris: 500 connections from 20 loopback addresses trickling a
     byte at a time slower than command_timeout/data_timeout are all
     reclaimed (421 4.4.2), while a legitimate client delivers meanwhile;
@@ -23,7 +23,7 @@ import os
 import socket
 import time
 
-from reltest import (Daemon, Smtp, alive, args, check, counters, fail,
+from reltest import (Daemon, Smtp, alive, args, check, fail,
                      legit_delivery, log_size, need, queue_total)
 
 mxgate, ctl = args()
@@ -80,9 +80,9 @@ VARIANTS = [
 
 def smuggling(d):
     accepted0 = quiet_queue(d)
-    m0 = counters(d)["smtp_messages"]
+    m0 = d.counters()["smtp_messages"]
     for name, fake_end, counter in VARIANTS:
-        c0 = counters(d)
+        c0 = d.counters()
         s = session(d)
         txn(s)
         code, text = s.cmd("DATA")
@@ -96,7 +96,7 @@ def smuggling(d):
               250 not in codes and 354 not in codes,
               "smuggling %s: one 554 5.6.0 at the real end, no 250/354 (got %s)"
               % (name, codes))
-        c1 = counters(d)
+        c1 = d.counters()
         check(delta(c0, c1, counter) >= 1 and delta(c0, c1, "smtp_messages") == 0,
               "smuggling %s: %s +%d, smtp_messages +0"
               % (name, counter, delta(c0, c1, counter)))
@@ -104,7 +104,7 @@ def smuggling(d):
         check(code == 221, "smuggling %s: the session goes on (QUIT 221)" % name)
         s.close()
     time.sleep(0.5)
-    check(quiet_queue(d) == accepted0 and counters(d)["smtp_messages"] == m0,
+    check(quiet_queue(d) == accepted0 and d.counters()["smtp_messages"] == m0,
           "no smuggling variant queued or delivered anything (%d variants)"
           % len(VARIANTS))
     legit_delivery(d, "smuggling")
@@ -112,7 +112,7 @@ def smuggling(d):
 
 # ---------------------------------------------------------------------------
 def commands(d):
-    c0 = counters(d)
+    c0 = d.counters()
     s = session(d)
     code, text = s.cmd(b"NOOP " + b"x" * 600 + b"\r\n")
     check(code == 500 and "too long" in text, "600-byte command line: " + text)
@@ -125,7 +125,7 @@ def commands(d):
     code, text = s.cmd(b"GET / HTTP/1.0\r\n")
     check(code == 421 and s.closed_by_peer(), "an HTTP request is answered 421 and closed")
     s.close()
-    c1 = counters(d)
+    c1 = d.counters()
     for name in ("smtp_err_cmd_too_long", "smtp_err_nul", "smtp_err_unknown_cmd",
                  "smtp_err_non_smtp"):
         check(delta(c0, c1, name) >= 1, "%s +%d" % (name, delta(c0, c1, name)))
@@ -154,7 +154,7 @@ def commands(d):
         pass
     check(s.closed_by_peer(10), "a 20,000-command pipelined flood is cut off")
     s.close()
-    c2 = counters(d)
+    c2 = d.counters()
     check(delta(c1, c2, "smtp_err_too_many_junk") >= 1,
           "smtp_err_too_many_junk +%d" % delta(c1, c2, "smtp_err_too_many_junk"))
 
@@ -167,7 +167,7 @@ def commands(d):
     check(codes[:5] == [250, 250, 354, 250, 221],
           "text pipelined after DATA is taken as the message, in order: %s" % codes)
     s.close()
-    c3 = counters(d)
+    c3 = d.counters()
     check(delta(c2, c3, "smtp_messages") == 1, "exactly one message from the pipelined group")
     check(delta(c2, c3, "smtp_err_pipelining") >= 1,
           "smtp_err_pipelining +%d" % delta(c2, c3, "smtp_err_pipelining"))
@@ -213,7 +213,7 @@ def commands(d):
           "the 101st recipient gets 452 (max_recipients 100)")
     s.cmd("QUIT")
     s.close()
-    c4 = counters(d)
+    c4 = d.counters()
     for name in ("smtp_err_size_exceeded", "smtp_err_too_many_rcpts", "smtp_err_syntax"):
         check(delta(c3, c4, name) >= 1, "%s +%d" % (name, delta(c3, c4, name)))
     alive(d)
@@ -222,7 +222,7 @@ def commands(d):
 
 # ---------------------------------------------------------------------------
 def flood(d, per_ip, total):
-    c0 = counters(d)
+    c0 = d.counters()
     held, refused = [], 0
     srcs = ["127.0.0.%d" % i for i in range(2, 2 + (total // per_ip) + 2)]
     # From the first address: per_ip + 10 connections.
@@ -236,7 +236,7 @@ def flood(d, per_ip, total):
                 s.close()
             else:
                 fail("flood: banner %r" % (s.banner,))
-    c1 = counters(d)
+    c1 = d.counters()
     n_ip = delta(c0, c1, "sock_refused_per_ip")
     n_lim = delta(c0, c1, "sock_refused_limit")
     check(len(held) == total, "flood: %d sessions held at max_connections %d" % (len(held), total))
@@ -257,7 +257,7 @@ def flood(d, per_ip, total):
 def slowloris(d, count=500, addrs=20, interval=4.5):
     """Trickles one byte per `interval` (> the 3 s timeouts) on `count`
     connections; half of them inside DATA."""
-    c0 = counters(d)
+    c0 = d.counters()
     conns = []
     for i in range(count):
         s = Smtp(d.port, src="127.0.1.%d" % (1 + i % addrs), timeout=5)
@@ -285,7 +285,7 @@ def slowloris(d, count=500, addrs=20, interval=4.5):
     while time.time() < end and d.status()["sessions"] > 0:
         time.sleep(0.2)
     elapsed = time.time() - start
-    c1 = counters(d)
+    c1 = d.counters()
     st = d.status()
     check(st["sessions"] == 0,
           "slowloris: all %d trickling sessions reclaimed within %.0fs" % (count, elapsed))

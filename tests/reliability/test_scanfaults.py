@@ -20,7 +20,7 @@ import signal
 import subprocess
 import time
 
-from reltest import (ROOT, SKIP, Daemon, Smtp, alive, args, check, counters,
+from reltest import (ROOT, SKIP, Daemon, Smtp, alive, args, check,
                      delivered_with, fail, legit_delivery, need)
 
 mxgate, ctl = args()
@@ -97,7 +97,7 @@ try:
     legit_delivery(d, "the EICAR message (clean mail is delivered)")
 
     # A corrupt signature update: garbage in every database file.
-    c0 = counters(d)
+    c0 = d.counters()
     for name in os.listdir(db):
         if name.endswith(("db",)):
             with open(os.path.join(db, name), "w") as f:
@@ -106,7 +106,7 @@ try:
     st = status_wait(d, lambda s: "fail" in s["scan_status"])
     check("old engine kept" in st["scan_status"],
           "a corrupt update is refused and status says so: " + st["scan_status"])
-    c1 = counters(d)
+    c1 = d.counters()
     check(c1["scan_clam_reload_failures"] > c0["scan_clam_reload_failures"],
           "scan_clam_reload_failures +%d" % (c1["scan_clam_reload_failures"] -
                                             c0["scan_clam_reload_failures"]))
@@ -122,7 +122,7 @@ try:
           "a good update is taken: " + st["scan_status"])
 
     # SIGKILL the scanner while mail flows.
-    c0 = counters(d)
+    c0 = d.counters()
     q0 = quarantined(d)
     total, results, kills = 150, {}, []
     for i in range(total):
@@ -147,7 +147,7 @@ try:
     new_pids = scanner_pids(d)
     check(new_pids and not set(new_pids) & set(kills),
           "scanner restarted: killed %s, now %s" % (kills, new_pids))
-    c1 = counters(d)
+    c1 = d.counters()
     for name in ("scan_clam_crashes", "scan_clam_spawns"):
         check(c1[name] - c0[name] >= 2, "%s +%d" % (name, c1[name] - c0[name]))
     clean_n = total - total // 10
