@@ -211,6 +211,14 @@ static void commit_run(struct q_shard *sh, uint64_t from, uint64_t to)
 	}
 }
 
+static void kick(int fd)
+{
+	uint64_t v = 1;
+
+	if (write(fd, &v, sizeof(v)) < 0)
+		mx_panic("queue: eventfd write: %s", strerror(errno));
+}
+
 static void *committer_main(void *arg)
 {
 	struct q_shard *sh = arg;
@@ -235,19 +243,8 @@ static void *committer_main(void *arg)
 		commit_run(sh, done, upto);
 		done = upto;
 		atomic_store_explicit(&c->finished, done, memory_order_release);
-		v = 1;
-		if (write(c->back_fd, &v, sizeof(v)) < 0)
-			mx_panic("queue: commit thread wake: %s",
-				 strerror(errno));
+		kick(c->back_fd);
 	}
-}
-
-static void kick(int fd)
-{
-	uint64_t v = 1;
-
-	if (write(fd, &v, sizeof(v)) < 0)
-		mx_panic("queue: eventfd write: %s", strerror(errno));
 }
 
 static int committer_start(struct q_shard *sh)
