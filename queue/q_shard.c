@@ -14,8 +14,11 @@
  * every batch before it finished, so an acknowledged record never sits
  * behind one that may be torn.  Acknowledging calls done() per message,
  * hands a commit notice to the store (carrying id, offset and length) and
- * frees the staging slots.  When the store has not yet returned a notice
- * from the pool, acknowledgement waits for the next flush or CQE.
+ * frees the staging slots.  A shard has NOTES notices (hundreds of
+ * milliseconds of batches); should the store hold them all, because it
+ * sat in a slow unlink or sync, acknowledgement waits and the store wakes
+ * the core when it returns some (q_shard_notes_returned), rather than the
+ * core finding out at its next timer tick.
  *
  * Q_IO_THREAD: the core hands finished batches, in order, to the shard's
  * commit thread, which writes each with one pwritev and then makes all it
@@ -53,11 +56,12 @@
 #include "q_store_int.h"
 
 #define BATCHES 16		/* batch slots per shard: q_conf.batches_max <= */
-#define NOTES 32		/* commit notices per shard */
+#define NOTES 512		/* commit notices per shard */
+#define NOTE_CAP0 16		/* entries a notice starts with */
 #define BATCH_MSGS_MAX 1024	/* one writev: IOV_MAX */
 #define MSG_HDR (Q_REC_HDR_SIZE + 4)	/* record header + env_len */
 
-enum { OP_WRITE = 1, OP_SYNC = 2, OP_EFD = 3, OP_BACK = 4 };
+enum { OP_WRITE = 1, OP_SYNC = 2, OP_EFD = 3, OP_WAKE = 4 };
 
 struct q_msg {
 	struct q_shard *sh;
@@ -86,9 +90,6 @@ struct q_committer {
 	pthread_t th;
 	bool started;
 	int kick_fd;		/* core -> thread */
-	int back_fd;		/* thread -> core, read through the core's ring */
-	uint64_t back_buf;
-	bool back_armed;	/* a read of back_fd is in the core's ring */
 	_Atomic uint64_t handed;	/* batches handed over; core writes */
 	_Atomic uint64_t finished;	/* batches done; thread writes */
 	_Atomic bool stop;
@@ -131,8 +132,16 @@ struct q_shard {
 	struct q_seg *seal_q[BATCHES + 2];
 	unsigned nseal;
 
-	struct q_note notes[NOTES];
+	struct q_note *notes;	/* NOTES of them */
 	struct mx_ring *to_store, *free_notes, *spares;
+	struct q_note *held;	/* taken from free_notes, not yet used */
+	_Atomic bool note_wait;	/* acks wait for the store to return notices */
+
+	/* Wakes the core through a read on its ring: the commit thread when
+	 * batches are done, the store when it returns notices. */
+	int wake_fd;
+	uint64_t wake_buf;
+	bool wake_armed;	/* a read of wake_fd is in the core's ring */
 
 	uint64_t id_secs;
 	uint32_t id_seq;
@@ -243,7 +252,7 @@ static void *committer_main(void *arg)
 		commit_run(sh, done, upto);
 		done = upto;
 		atomic_store_explicit(&c->finished, done, memory_order_release);
-		kick(c->back_fd);
+		kick(sh->wake_fd);
 	}
 }
 
@@ -254,8 +263,7 @@ static int committer_start(struct q_shard *sh)
 	int rc;
 
 	c->kick_fd = eventfd(0, EFD_CLOEXEC);
-	c->back_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (c->kick_fd < 0 || c->back_fd < 0)
+	if (c->kick_fd < 0)
 		return -errno;
 	rc = pthread_create(&c->th, NULL, committer_main, sh);
 	if (rc)
@@ -278,9 +286,7 @@ static void committer_stop(struct q_shard *sh)
 	}
 	if (c->kick_fd >= 0)
 		close(c->kick_fd);
-	if (c->back_fd >= 0)
-		close(c->back_fd);
-	c->kick_fd = c->back_fd = -1;
+	c->kick_fd = -1;
 }
 
 void q_shard_destroy(struct q_shard *sh)
@@ -288,14 +294,17 @@ void q_shard_destroy(struct q_shard *sh)
 	if (!sh)
 		return;
 	committer_stop(sh);
+	if (sh->wake_fd >= 0)
+		close(sh->wake_fd);
 	if (sh->staging)
 		munmap(sh->staging, sh->staging_len);
 	for (unsigned i = 0; i < BATCHES; i++) {
 		free(sh->batches[i].msgs);
 		free(sh->batches[i].iov);
 	}
-	for (unsigned i = 0; i < NOTES; i++)
+	for (unsigned i = 0; sh->notes && i < NOTES; i++)
 		free(sh->notes[i].ent);
+	free(sh->notes);
 	free(sh->msgs);
 	free(sh->free_slots);
 	free(sh->pending);
@@ -319,7 +328,7 @@ struct q_shard *q_shard_create(struct q_store *s, unsigned idx)
 	sh = calloc(1, sizeof(*sh));
 	if (!sh)
 		return NULL;
-	sh->cm.kick_fd = sh->cm.back_fd = -1;
+	sh->cm.kick_fd = sh->wake_fd = -1;
 	sh->store = s;
 	sh->idx = idx;
 	sh->io = s->io;
@@ -343,11 +352,12 @@ struct q_shard *q_shard_create(struct q_store *s, unsigned idx)
 	sh->msgs = calloc(sh->nmsgs, sizeof(*sh->msgs));
 	sh->free_slots = calloc(sh->nmsgs, sizeof(*sh->free_slots));
 	sh->pending = calloc(sh->nmsgs, sizeof(*sh->pending));
-	sh->to_store = mx_ring_create(NOTES * 2);
-	sh->free_notes = mx_ring_create(NOTES * 2);
+	sh->notes = calloc(NOTES, sizeof(*sh->notes));
+	sh->to_store = mx_ring_create(NOTES);
+	sh->free_notes = mx_ring_create(NOTES);
 	sh->spares = mx_ring_create(16);
-	if (!sh->msgs || !sh->free_slots || !sh->pending || !sh->to_store ||
-	    !sh->free_notes || !sh->spares)
+	if (!sh->msgs || !sh->free_slots || !sh->pending || !sh->notes ||
+	    !sh->to_store || !sh->free_notes || !sh->spares)
 		goto fail;
 	for (unsigned i = 0; i < sh->nmsgs; i++) {
 		sh->msgs[i].sh = sh;
@@ -363,8 +373,14 @@ struct q_shard *q_shard_create(struct q_store *s, unsigned idx)
 			goto fail;
 	}
 	for (unsigned i = 0; i < NOTES; i++) {
-		sh->notes[i].ent = calloc(sh->batch_max, sizeof(struct q_note_ent));
+		sh->notes[i].cap = NOTE_CAP0;
+		sh->notes[i].ent = calloc(NOTE_CAP0, sizeof(struct q_note_ent));
 		if (!sh->notes[i].ent || !mx_ring_push(sh->free_notes, &sh->notes[i]))
+			goto fail;
+	}
+	if (sh->io_mode != Q_IO_SYNC) {
+		sh->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (sh->wake_fd < 0)
 			goto fail;
 	}
 	/* Ids: wall seconds in the top half, never below what a previous run
@@ -537,7 +553,49 @@ static void ring_eventfd(struct q_shard *sh)
 	sqe->user_data = sh->ud_tag | OP_EFD;
 }
 
-/* Acknowledges finished batches in order and publishes notices. */
+/* A free notice with room for count entries, or NULL: then the store has
+ * all of them, and it wakes the core when it gives some back. */
+static struct q_note *note_get(struct q_shard *sh, uint32_t count)
+{
+	struct q_note *n = sh->held;
+	uint32_t cap;
+	void *ent;
+
+	if (!n)
+		n = mx_ring_pop(sh->free_notes);
+	if (!n) {
+		/* Say so before looking again: a notice the store returns in
+		 * between is either seen here or followed by a wake-up. */
+		atomic_store(&sh->note_wait, true);
+		atomic_thread_fence(memory_order_seq_cst);
+		n = mx_ring_pop(sh->free_notes);
+		if (!n)
+			return NULL;
+	}
+	sh->held = n;
+	if (n->cap < count) {
+		for (cap = n->cap ? n->cap : NOTE_CAP0; cap < count; cap *= 2)
+			;
+		ent = realloc(n->ent, cap * sizeof(*n->ent));
+		if (!ent)
+			return NULL;	/* kept in held; tried again next time */
+		n->ent = ent;
+		n->cap = cap;
+	}
+	sh->held = NULL;
+	return n;
+}
+
+void q_shard_notes_returned(struct q_shard *sh)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	if (sh->wake_fd >= 0 && atomic_exchange(&sh->note_wait, false))
+		kick(sh->wake_fd);
+}
+
+/* Acknowledges finished batches in order and publishes notices.  An
+ * acknowledgement goes with its notice: the store learns of every message
+ * a client was told is safe. */
 static void publish(struct q_shard *sh)
 {
 	bool told = false;
@@ -548,7 +606,7 @@ static void publish(struct q_shard *sh)
 
 		if (b->ops)
 			break;
-		n = mx_ring_pop(sh->free_notes);
+		n = note_get(sh, b->count);
 		if (!n)
 			break;
 		/* A failure poisons the rest of the segment: later records may
@@ -583,7 +641,7 @@ static void publish(struct q_shard *sh)
 		sh->b_count--;
 	}
 	while (sh->nseal) {
-		struct q_note *n = mx_ring_pop(sh->free_notes);
+		struct q_note *n = note_get(sh, 0);
 
 		if (!n)
 			break;
@@ -629,12 +687,14 @@ static void reap(struct q_shard *sh)
 	}
 }
 
-static bool arm_back(struct q_shard *sh)
+/* Keeps one read of wake_fd in the core's ring while the core waits for
+ * the commit thread (batches out) or for the store (notices). */
+static bool arm_wake(struct q_shard *sh)
 {
-	struct q_committer *c = &sh->cm;
 	struct io_uring_sqe *sqe;
 
-	if (!sh->ring || c->back_armed || !sh->b_count)
+	if (!sh->ring || sh->wake_fd < 0 || sh->wake_armed ||
+	    (!sh->b_count && !atomic_load(&sh->note_wait)))
 		return false;
 	sqe = io_uring_get_sqe(sh->ring);
 	if (!sqe) {
@@ -643,10 +703,10 @@ static bool arm_back(struct q_shard *sh)
 	}
 	if (!sqe)
 		return false;	/* the next flush tries again */
-	io_uring_prep_read(sqe, c->back_fd, &c->back_buf, sizeof(c->back_buf),
-			   0);
-	sqe->user_data = sh->ud_tag | OP_BACK;
-	c->back_armed = true;
+	io_uring_prep_read(sqe, sh->wake_fd, &sh->wake_buf,
+			   sizeof(sh->wake_buf), 0);
+	sqe->user_data = sh->ud_tag | OP_WAKE;
+	sh->wake_armed = true;
 	return true;
 }
 
@@ -705,11 +765,12 @@ void q_shard_cqe(struct q_shard *sh, const struct io_uring_cqe *cqe)
 	struct q_batch *b;
 	int res;
 
-	if (op == OP_BACK) {
-		sh->cm.back_armed = false;
-		reap(sh);
+	if (op == OP_WAKE) {
+		sh->wake_armed = false;
+		if (sh->io_mode == Q_IO_THREAD)
+			reap(sh);
 		publish(sh);
-		if (arm_back(sh))
+		if (arm_wake(sh))
 			io_uring_submit(sh->ring);
 		return;
 	}
@@ -729,6 +790,8 @@ void q_shard_cqe(struct q_shard *sh, const struct io_uring_cqe *cqe)
 	}
 	b->ops--;
 	publish(sh);
+	if (arm_wake(sh))
+		io_uring_submit(sh->ring);
 }
 
 /* Buffered segments: the batch's write runs on to the end of its last
@@ -842,9 +905,8 @@ void q_shard_flush(struct q_shard *sh)
 					  memory_order_release);
 		kick(sh->cm.kick_fd);
 	}
-	if (sh->io_mode == Q_IO_THREAD)
-		submitted |= arm_back(sh);
 	publish(sh);
+	submitted |= arm_wake(sh);
 	if (submitted || (sh->ring && io_uring_sq_ready(sh->ring)))
 		io_uring_submit(sh->ring);
 }

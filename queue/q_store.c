@@ -772,12 +772,17 @@ int q_store_poll(struct q_store *s)
 
 		if (!sh)
 			continue;
+		unsigned got = 0;
+
 		while ((note = mx_ring_pop(q_shard_to_store(sh)))) {
 			take_notice(s, note);
 			if (!mx_ring_push(q_shard_free_notes(sh), note))
 				mx_panic("queue: free notice ring overflow");
-			n++;
+			got++;
 		}
+		if (got)
+			q_shard_notes_returned(sh);
+		n += (int)got;
 	}
 	if (s->pend_len) {
 		rc = q_store_state_commit(s);

@@ -53,7 +53,8 @@ struct q_note {
 	enum q_note_kind kind;
 	struct q_seg *seg;
 	uint32_t count;
-	struct q_note_ent *ent;	/* capacity: the shard's batch_max */
+	uint32_t cap;		/* of ent: grown by the shard as batches need */
+	struct q_note_ent *ent;
 };
 
 struct q_shard;
@@ -162,6 +163,9 @@ void q_shard_destroy(struct q_shard *sh);
 struct mx_ring *q_shard_to_store(struct q_shard *sh);
 struct mx_ring *q_shard_free_notes(struct q_shard *sh);
 struct mx_ring *q_shard_spares(struct q_shard *sh);
+/* Store side, after it pushed notices back to q_shard_free_notes(): wakes
+ * the core if it ran out of them with acknowledgements waiting. */
+void q_shard_notes_returned(struct q_shard *sh);
 
 /* index entry apply (q_store_state.c) */
 /* Adds (or, for a copy, moves) a message; r may be NULL for a lazy entry

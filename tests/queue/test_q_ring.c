@@ -15,6 +15,11 @@
  * through a read on the ring, and the sweep fails the Nth write (EIO,
  * ENOSPC) or sync (EIO) through the shim.  The store is polled only while
  * nothing is in flight, so the shim is never called from two threads.
+ *
+ * With "notes thread" or "notes uring": the store is not polled, so the
+ * shard's commit notices run out and a durable message waits for its
+ * acknowledgement; then one q_store_poll() must wake the core through its
+ * ring, with no flush and no timer, and the message is acknowledged.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -280,6 +285,101 @@ static int main_thread(const char *base)
 	return failures ? 1 : 0;
 }
 
+/* Waits up to ms for CQEs and hands them to the shard; how many came. */
+static int ring_wait(struct io_uring *ring, struct q_shard *sh, long ms)
+{
+	struct __kernel_timespec ts = { .tv_sec = ms / 1000,
+					.tv_nsec = ms % 1000 * 1000000 };
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+
+	io_uring_submit_and_wait_timeout(ring, &cqe, 1, &ts, NULL);
+	io_uring_for_each_cqe(ring, head, cqe) {
+		if ((cqe->user_data & Q_UD_TAG_MASK) == (1ull << 56))
+			q_shard_cqe(sh, cqe);
+		n++;
+	}
+	io_uring_cq_advance(ring, n);
+	return (int)n;
+}
+
+static int main_notes(const char *base)
+{
+	static struct run r;
+	static const uint8_t body[100] = "notes";
+	struct io_uring ring;
+	struct q_conf c;
+	struct q_store *s;
+	struct q_shard *sh;
+	char err[512], dir[600];
+	int k, acked_before;
+
+	snprintf(dir, sizeof(dir), "%s/q", base);
+	if (io_uring_queue_init(64, &ring, 0) < 0) {
+		printf("io_uring not available: skipped\n");
+		return 77;
+	}
+	conf_for(&c, dir, NULL);
+	c.segment_size = 4 << 20;
+	s = q_store_open(&c, err, sizeof(err));
+	if (!s || !(sh = q_shard_create(s, 0)) ||
+	    q_shard_attach(sh, &ring, 1ull << 56, on_done, &r) < 0) {
+		fprintf(stderr, "open: %s\n", s ? "shard" : err);
+		return 1;
+	}
+	/* One message per batch, the store never polled: each acknowledged
+	 * batch keeps a notice, until there are none left. */
+	for (k = 0; k < 100000; k++) {
+		struct q_msg *m;
+		uint64_t id;
+
+		if (q_shard_msg_open(sh, &env, 0, &m, &id) < 0) {
+			fprintf(stderr, "msg %d: open failed\n", k);
+			return 1;
+		}
+		q_shard_msg_write(m, body, sizeof(body));
+		q_shard_msg_commit(m);
+		r.status[0] = 1;
+		q_shard_flush(sh);
+		for (int spins = 0; r.status[0] == 1 && spins < 50; spins++)
+			if (!ring_wait(&ring, sh, 20))
+				break;
+		if (r.status[0] == 1)
+			break;	/* durable, not acknowledged: starved */
+		if (r.status[0] != 0) {
+			fprintf(stderr, "msg %d: status %d\n", k, r.status[0]);
+			return 1;
+		}
+	}
+	acked_before = k;
+	if (k == 100000 || k < 32) {
+		fprintf(stderr, "notices never ran out (%d acked)\n", k);
+		failures++;
+	}
+	/* Quiet while the store holds every notice... */
+	ring_wait(&ring, sh, 300);
+	if (r.status[0] != 1) {
+		fprintf(stderr, "acknowledged without notices\n");
+		failures++;
+	}
+	/* ...and one poll of the store wakes the core: no flush here. */
+	q_store_poll(s);
+	for (int spins = 0; r.status[0] == 1 && spins < 20; spins++)
+		ring_wait(&ring, sh, 100);
+	if (r.status[0] != 0) {
+		fprintf(stderr, "not woken after the store returned notices "
+			"(status %d)\n", r.status[0]);
+		failures++;
+	}
+	q_store_poll(s);
+	q_store_close(s);
+	io_uring_queue_exit(&ring);
+	printf("[notes %s] starved after %d acknowledgements, woken by the "
+	       "store: %s\n", io_mode == Q_IO_THREAD ? "thread" : "uring",
+	       acked_before, failures ? "no" : "yes");
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -293,6 +393,15 @@ int main(int argc, char **argv)
 	if (!mkdtemp(base)) {
 		perror("mkdtemp");
 		return 77;
+	}
+	if (argc > 2 && strcmp(argv[1], "notes") == 0) {
+		int rc;
+
+		io_mode = strcmp(argv[2], "thread") == 0 ? Q_IO_THREAD
+							  : Q_IO_URING;
+		rc = main_notes(base);
+		nftw(base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+		return rc;
 	}
 	if (argc > 1 && strcmp(argv[1], "thread") == 0) {
 		int rc;
