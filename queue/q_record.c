@@ -12,7 +12,8 @@
  *   12  2  shard index, 0..63; 0xffff for the store's own state log
  *   14  1  align_shift: records start at multiples of 1 << align_shift
  *          (3 for buffered segments, 12 for O_DIRECT segments)
- *   15  1  reserved, 0
+ *   15  1  flags: 0x01 = recycled (the file held an earlier segment, see
+ *          RECYCLING below); other bits 0
  *   16  8  sequence number of the segment within its shard (from 1)
  *   24  8  salt: random, different for every segment file
  *   32  8  creation time, ns since the Unix epoch
@@ -21,7 +22,7 @@
  *   52  .. zero up to 4096
  *
  * A header is valid when magic, version, CRC match, align_shift is 3..12,
- * reserved bytes are 0 and size is > 4096.  A file whose header is invalid
+ * unknown flag bits are 0 and size is > 4096.  A file whose header is invalid
  * is not ours (or was never completed): recovery leaves it alone and
  * reports it.
  *
@@ -82,6 +83,26 @@
  * so an acknowledged record is never behind a torn one.  A shard never
  * appends to a segment again after a restart or after an I/O error: it
  * starts a fresh one, so a discarded tail is never overwritten by live data.
+ *
+ * RECYCLING.  A retired ingest segment (every message in it final, and
+ * that durable in the state log) is not deleted but renamed to
+ * SSSSSSSSSSSSSSSS.free and later reused as a new segment of its shard:
+ * renamed to the new name's .tmp, given a new header (new sequence number,
+ * new salt, new creation time), synced, renamed into place.  Its blocks are
+ * already written, so it needs no zeroing, and deleting it would cost an
+ * online discard of the whole file.  Past the new records lie the old
+ * ones: their CRCs were made with the old salt, so none is valid here, and
+ * replay stops at the first of them as it would at a torn record.  The
+ * header says so (flag 0x01), and for such a segment the report tells the
+ * two apart (the stopping rule above does not change): replay stopped at
+ * a torn record only if the header there is well formed and written at or
+ * after this segment's creation time; anything else is the earlier life,
+ * a clean end, nothing discarded.  A torn tail counts and zeroes only the
+ * bytes up to the first header of the earlier life after it (written
+ * before the creation time), not the rest of the file.  A torn write
+ * whose first sector did not reach the disk reads as a clean end, and a
+ * wall clock stepped back across a recycling can make a stale header look
+ * torn: both only change the report; nothing valid is dropped or kept.
  */
 #include "q_record.h"
 
@@ -132,6 +153,7 @@ void q_seg_hdr_encode(const struct q_seg_hdr *h, uint8_t out[Q_SEG_HDR_SIZE])
 	put32(out + 8, Q_SEG_VERSION);
 	put16(out + 12, h->shard);
 	out[14] = h->align_shift;
+	out[15] = h->flags;
 	put64(out + 16, h->seq);
 	put64(out + 24, h->salt);
 	put64(out + 32, h->created_wall_ns);
@@ -143,11 +165,13 @@ int q_seg_hdr_decode(const uint8_t *buf, size_t len, struct q_seg_hdr *h)
 {
 	if (len < Q_SEG_HDR_SIZE || memcmp(buf, Q_SEG_MAGIC, 8) != 0 ||
 	    get32(buf + 8) != Q_SEG_VERSION ||
-	    get32(buf + 48) != mx_crc32c(0, buf, 48) || buf[15] != 0 ||
+	    get32(buf + 48) != mx_crc32c(0, buf, 48) ||
+	    (buf[15] & ~Q_SEG_F_RECYCLED) != 0 ||
 	    buf[14] < 3 || buf[14] > 12)
 		return -EBADMSG;
 	h->shard = get16(buf + 12);
 	h->align_shift = buf[14];
+	h->flags = buf[15];
 	h->seq = get64(buf + 16);
 	h->salt = get64(buf + 24);
 	h->created_wall_ns = get64(buf + 32);
@@ -356,7 +380,8 @@ int q_rec_decode(const uint8_t *seg, size_t seg_len, size_t off,
 	return rec_payload(r) == 0 ? 1 : -EBADMSG;
 }
 
-/* Non-zero bytes from off to the end: the size of a torn tail. */
+/* From off to the last non-zero byte before len: the size of a torn
+ * tail. */
 static uint64_t tail_garbage(const uint8_t *seg, size_t len, size_t off)
 {
 	size_t last = len;
@@ -366,12 +391,38 @@ static uint64_t tail_garbage(const uint8_t *seg, size_t len, size_t off)
 	return last - off;
 }
 
+/* Whether the 32 bytes at h are shaped like a record header (CRC aside)
+ * written at or after `from` and before `to` (wall ns). */
+static bool hdr_shaped(const uint8_t *h, size_t room, uint64_t from,
+		       uint64_t to)
+{
+	uint32_t len = get32(h + 4);
+	uint64_t t = get64(h + 24);
+
+	return room >= Q_REC_HDR_SIZE && len >= Q_REC_HDR_SIZE && len <= room &&
+	       h[8] != 0 && h[8] < Q_REC__END && h[9] == 0 &&
+	       get16(h + 10) == 0 && t >= from && t < to;
+}
+
+/* Where a torn tail of a recycled segment ends: at the first 8-byte
+ * aligned header of its earlier life (written before `created`), or len. */
+static size_t stale_from(const uint8_t *seg, size_t len, size_t end,
+			 uint64_t created)
+{
+	for (size_t p = end; p + Q_REC_HDR_SIZE <= len; p += 8)
+		if (get32(seg + p + 4) &&
+		    hdr_shaped(seg + p, len - p, 1, created))
+			return p;
+	return len;
+}
+
 int q_replay_segment(const uint8_t *seg, size_t len,
 		     int (*fn)(void *arg, const struct q_rec *r, uint64_t off),
 		     void *arg, struct q_replay *out)
 {
 	uint64_t off = Q_SEG_HDR_SIZE;
 	struct q_rec r;
+	size_t lim;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -400,6 +451,21 @@ int q_replay_segment(const uint8_t *seg, size_t len,
 			break;
 	}
 	out->end = off < len ? off : len;
-	out->discarded = tail_garbage(seg, len, out->end);
+	lim = len;
+	if (out->hdr.flags & Q_SEG_F_RECYCLED) {
+		uint64_t created = out->hdr.created_wall_ns;
+
+		/* Torn only if what stopped replay looks like a record of
+		 * this life; else it is the earlier life: a clean end. */
+		if (out->torn &&
+		    !hdr_shaped(seg + out->end, len - out->end, created,
+				UINT64_MAX)) {
+			out->torn = false;
+			out->stale = true;
+		}
+		lim = out->torn ? stale_from(seg, len, out->end, created)
+				: out->end;
+	}
+	out->discarded = tail_garbage(seg, lim, out->end);
 	return 0;
 }

@@ -38,9 +38,12 @@ enum q_rec_type {
 #define Q_DEL_WRITE_FAILED 1	/* its commit failed; never acknowledged */
 #define Q_DEL_FINAL 2		/* written by compaction: already final */
 
+#define Q_SEG_F_RECYCLED 0x01	/* the file had an earlier life (q_record.c) */
+
 struct q_seg_hdr {
 	uint16_t shard;
 	uint8_t align_shift;	/* records start at multiples of 1 << this */
+	uint8_t flags;		/* Q_SEG_F_* */
 	uint64_t seq;
 	uint64_t salt;
 	uint64_t created_wall_ns;
@@ -134,6 +137,8 @@ struct q_replay {
 	uint64_t records;
 	uint64_t discarded;	/* non-zero bytes past end (a torn tail) */
 	bool torn;		/* stopped at an invalid record, not at zeros */
+	bool stale;		/* stopped at a record of the file's earlier
+				 * life (a recycled segment): a clean end */
 };
 
 /*

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mx_log.h"
@@ -76,6 +77,96 @@ void q_seg_free(struct q_store *s, struct q_seg *seg, bool unlink_file)
  * store thread for long. */
 #define ZERO_STEP (256u << 10)
 
+static void new_salt(struct q_seg *seg)
+{
+	if (getrandom(&seg->salt, sizeof(seg->salt), 0) != sizeof(seg->salt))
+		seg->salt = mx_now_ns() ^ ((uint64_t)seg->shard << 48) ^ seg->seq;
+}
+
+/* ---- recycling (the format side is described in q_record.c) ---- */
+
+bool q_seg_can_recycle(const struct q_store *s, const struct q_seg *seg)
+{
+	return seg->shard != Q_SEG_SHARD_STATE && seg->fd >= 0 &&
+	       s->conf.sync_method == Q_SYNC_FDATASYNC &&
+	       seg->align_shift == 3 && seg->size == s->conf.segment_size;
+}
+
+int q_seg_retire_free(struct q_store *s, struct q_seg *seg)
+{
+	const struct q_io_ops *io = s->io;
+	char path[PATH_MAX], dir[PATH_MAX];
+	int rc;
+
+	seg_dir(s, seg->shard, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%.*s/%016llx.free", PATH_MAX - 32, dir,
+		 (unsigned long long)seg->seq);
+	rc = io->rename(io->ctx, seg->path, path);
+	/* Durable before anything forgets these messages (compaction drops
+	 * their state): the old name must not come back after a crash. */
+	if (!rc && s->conf.durability == Q_DURABILITY_SYNC)
+		rc = io->fsync_dir(io->ctx, dir);
+	if (rc < 0)
+		return rc;
+	if (seg->map)
+		munmap((void *)seg->map, seg->size);
+	seg->map = NULL;
+	snprintf(seg->path, sizeof(seg->path), "%s", path);
+	return 0;
+}
+
+struct q_seg *q_seg_free_adopt(struct q_store *s, uint16_t shard,
+			       const char *path)
+{
+	struct q_seg *seg;
+	struct stat st;
+	int fd = s->io->open(s->io->ctx, path, O_RDWR, 0);
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != s->conf.segment_size ||
+	    !(seg = calloc(1, sizeof(*seg)))) {
+		s->io->close(s->io->ctx, fd);
+		return NULL;
+	}
+	seg->fd = fd;
+	seg->zfd = -1;
+	seg->shard = shard;
+	seg->align_shift = 3;
+	seg->size = (uint64_t)st.st_size;
+	snprintf(seg->path, sizeof(seg->path), "%s", path);
+	return seg;
+}
+
+struct q_seg *q_seg_recycle(struct q_store *s, struct q_seg *seg, uint64_t seq,
+			    char *err, size_t errlen)
+{
+	char tmp[PATH_MAX + 8], path[PATH_MAX];
+	int rc;
+
+	q_seg_path(s, seg->shard, seq, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	/* A crash from here on leaves a .tmp, which recovery removes. */
+	rc = s->io->rename(s->io->ctx, seg->path, tmp);
+	if (rc < 0) {
+		snprintf(err, errlen, "segment %s: recycle: rename: %s",
+			 seg->path, strerror(-rc));
+		return NULL;
+	}
+	snprintf(seg->path, sizeof(seg->path), "%s", path);
+	seg->seq = seq;
+	new_salt(seg);
+	seg->w_fail_off = UINT64_MAX;
+	seg->sealed = seg->handed = false;
+	seg->msgs = seg->live_msgs = seg->live_bytes = 0;
+	seg->ents = NULL;
+	seg->next = NULL;
+	seg->zero_off = seg->size;	/* written once already: no zeroing */
+	seg->recycled = true;
+	seg->zfd = -1;
+	return seg;
+}
+
 struct q_seg *q_seg_start(struct q_store *s, uint16_t shard, uint64_t seq,
 			  char *err, size_t errlen)
 {
@@ -96,8 +187,7 @@ struct q_seg *q_seg_start(struct q_store *s, uint16_t shard, uint64_t seq,
 	seg->seq = seq;
 	seg->size = s->conf.segment_size;
 	seg->align_shift = direct ? 12 : 3;
-	if (getrandom(&seg->salt, sizeof(seg->salt), 0) != sizeof(seg->salt))
-		seg->salt = mx_now_ns() ^ ((uint64_t)shard << 48) ^ seq;
+	new_salt(seg);
 	q_seg_path(s, shard, seq, seg->path, sizeof(seg->path));
 	snprintf(tmp, sizeof(tmp), "%s.tmp", seg->path);
 	what = "open";
@@ -153,6 +243,7 @@ static int seg_finish(struct q_store *s, struct q_seg *seg, const char **what)
 		return -ENOMEM;
 	h.shard = seg->shard;
 	h.align_shift = seg->align_shift;
+	h.flags = seg->recycled ? Q_SEG_F_RECYCLED : 0;
 	h.seq = seg->seq;
 	h.salt = seg->salt;
 	h.created_wall_ns = mx_wall_ns();

@@ -15,15 +15,23 @@
  * Failure: functions return 0 or -errno.  An I/O error on the state log is
  * reported by q_store_poll (-EIO) and the store stops accepting state
  * changes (-EIO) until restart: recovery then reads only what was synced.
+ * It also stops making segments, so shards refuse new mail once theirs is
+ * full (-ENOSPC, 452 4.3.1) rather than hold it waiting.
  *
  * Disk layout under conf.dir:
  *   lock                   flock()ed while a process has the store open
  *   shard-NNN/SSSSSSSSSSSSSSSS.seg   ingest segments of shard NNN (seq hex)
+ *   shard-NNN/SSSSSSSSSSSSSSSS.free  retired segments kept for reuse
+ *   shard-NNN/SSSSSSSSSSSSSSSS.seg.tmp  a segment being made (removed at
+ *                                    start: it never held anything)
  *   state/SSSSSSSSSSSSSSSS.seg       the store's own log: state records,
  *                                    messages copied forward and snapshots
  *
  * Retention: disk use stays bounded by live data plus a margin.  Ingest
- * segments go once every message in them is final; one that holds only a
+ * segments go once every message in them is final: renamed to .free and
+ * reused as the shard's next spare (no zeroing, no online discard of a
+ * deleted file; up to spare_segments + 2 per shard, the rest deleted);
+ * one that holds only a
  * few live messages has them copied forward (record + snapshot of its
  * state) into the state log first.  The state log is compacted: a new
  * state segment gets a snapshot of every message still on disk, then the
@@ -177,6 +185,8 @@ struct q_stats {
 	uint64_t bytes_on_disk;		/* all segment files */
 	uint64_t live_bytes;		/* records of messages not DONE */
 	uint64_t segments;
+	uint64_t segments_free;		/* retired, kept for reuse (.free) */
+	uint64_t segments_recycled;	/* reused as new segments since open */
 	uint64_t oldest_received_wall_ns;	/* 0 if empty */
 	bool over_quota;		/* shards refuse new messages */
 	uint64_t quota_bytes;

@@ -36,6 +36,7 @@ struct q_seg {
 	/* preparation (q_seg_start/step): zeroed up to here; O_DIRECT fd */
 	uint64_t zero_off;
 	int zfd;
+	bool recycled;		/* reused file: its header says so */
 	struct q_seg *next;
 };
 
@@ -101,6 +102,10 @@ struct q_store {
 	uint64_t recovered_max_id[Q_SHARD_MAX];
 	struct q_seg *segs;		/* every segment we know */
 	struct q_seg *prep[Q_SHARD_MAX];	/* spare being prepared */
+	/* retired segments kept for reuse (.free files), per shard */
+	struct q_seg *pool[Q_SHARD_MAX];
+	unsigned npool[Q_SHARD_MAX];
+	uint64_t pool_bytes, recycled;
 	uint64_t prep_budget;		/* zero bytes per poll, UINT64_MAX = all */
 	uint64_t prep_tokens, prep_last_ns, prep_zeroed;	/* pacing */
 	uint64_t win_bytes, win_start_ns, win_rate;	/* ingest rate */
@@ -144,6 +149,18 @@ struct q_seg *q_seg_start(struct q_store *s, uint16_t shard, uint64_t seq,
 int q_seg_step(struct q_store *s, struct q_seg *seg, uint64_t budget,
 	       char *err, size_t errlen);
 void q_seg_abort(struct q_store *s, struct q_seg *seg);
+/* Recycling (q_record.c): whether a retired segment can be reused; renames
+ * it to its .free name for the pool (durably); takes a .free file found at
+ * recovery into the pool (NULL if it does not fit this configuration);
+ * turns a pooled segment into a spare in preparation (under the .tmp name
+ * of seq, needing no zeroing: q_seg_step finishes it).  On failure
+ * the segment stays where it was. */
+bool q_seg_can_recycle(const struct q_store *s, const struct q_seg *seg);
+int q_seg_retire_free(struct q_store *s, struct q_seg *seg);
+struct q_seg *q_seg_free_adopt(struct q_store *s, uint16_t shard,
+			       const char *path);
+struct q_seg *q_seg_recycle(struct q_store *s, struct q_seg *seg, uint64_t seq,
+			    char *err, size_t errlen);
 int q_seg_map(struct q_store *s, struct q_seg *seg);
 void q_seg_free(struct q_store *s, struct q_seg *seg, bool unlink_file);
 void q_seg_path(const struct q_store *s, uint16_t shard, uint64_t seq,

@@ -94,6 +94,10 @@ static json_t *mgmt_queue_summary(struct mgmt_daemon *d)
 			    json_integer((json_int_t)st.live_bytes));
 	json_object_set_new(o, "segments",
 			    json_integer((json_int_t)st.segments));
+	json_object_set_new(o, "segments_free",
+			    json_integer((json_int_t)st.segments_free));
+	json_object_set_new(o, "segments_recycled",
+			    json_integer((json_int_t)st.segments_recycled));
 	json_object_set_new(
 		o, "oldest_age_s",
 		json_integer(st.oldest_received_wall_ns

@@ -1,7 +1,8 @@
 /*
  * test_q_record — record and envelope encoding, and replay of hand-made
  * segments: clean end, torn header, torn body, bad CRC, zero tail, a record
- * spanning the segment end, foreign segments (wrong magic, wrong salt);
+ * spanning the segment end, foreign segments (wrong magic, wrong salt),
+ * recycled segments (the earlier life past the end: clean end or torn);
  * SNAPSHOT records: round trip and a table of malformed payloads.
  */
 #include <errno.h>
@@ -36,9 +37,9 @@ static struct q_envelope env = {
 	.received_wall_ns = 1700000000123456789ull,
 };
 
-/* Appends a MSG record at off; returns the next record offset. */
-static size_t put_msg(uint8_t *seg, size_t off, uint64_t id, const char *body,
-		      uint64_t salt)
+/* Appends a MSG record written at wall time t; returns the next offset. */
+static size_t put_msg_at(uint8_t *seg, size_t off, uint64_t id,
+			 const char *body, uint64_t salt, uint64_t t)
 {
 	long elen = q_envelope_encode(&env, seg + off + 36, SEG);
 	size_t len = 36 + (size_t)elen + strlen(body);
@@ -47,9 +48,15 @@ static size_t put_msg(uint8_t *seg, size_t off, uint64_t id, const char *body,
 	seg[off + 33] = (uint8_t)(elen >> 8);
 	seg[off + 34] = seg[off + 35] = 0;
 	memcpy(seg + off + 36 + elen, body, strlen(body));
-	q_rec_hdr_fill(seg + off, (uint32_t)len, Q_REC_MSG, 0, id, 42);
+	q_rec_hdr_fill(seg + off, (uint32_t)len, Q_REC_MSG, 0, id, t);
 	q_rec_seal(seg + off, salt);
 	return (size_t)q_rec_padded(off + len, 3);
+}
+
+static size_t put_msg(uint8_t *seg, size_t off, uint64_t id, const char *body,
+		      uint64_t salt)
+{
+	return put_msg_at(seg, off, id, body, salt, 42);
 }
 
 static uint8_t *make_seg(size_t *ends, int n)
@@ -184,6 +191,81 @@ static void test_replay(void)
 	}
 }
 
+/* A recycled segment: its old life (another salt, records written before
+ * the new header) lies past the new records.  Replay stops there as at a
+ * torn record, but reports a clean end; a torn record of the new life is
+ * counted only up to the first stale one. */
+static void test_recycled(void)
+{
+	const uint64_t old_salt = 0xdeadbeefcafef00dull, created = 5000;
+	const char *body = "Subject: old life\r\n\r\nbody of an old message\r\n";
+	struct q_seg_hdr h = { .shard = 1, .align_shift = 3, .seq = 9,
+			       .flags = Q_SEG_F_RECYCLED, .salt = SALT,
+			       .created_wall_ns = created, .size = SEG };
+	size_t old_ends[64], off, torn_at, next;
+	struct q_replay rp;
+	uint8_t *seg = calloc(1, SEG);
+	int n, nold = 0;
+
+	/* The old life filled most of the file... */
+	for (off = Q_SEG_HDR_SIZE; off + 4096 < SEG && nold < 64; nold++)
+		old_ends[nold] = off = put_msg_at(seg, off, 500 + (uint64_t)nold,
+						  body, old_salt, 1000);
+	/* ...then the file was given a new header. */
+	q_seg_hdr_encode(&h, seg);
+
+	/* A spare never written to: no records, a clean end. */
+	n = 0;
+	CHECK(q_replay_segment(seg, SEG, count_cb, &n, &rp) == 0);
+	CHECK(n == 0 && rp.end == Q_SEG_HDR_SIZE && rp.stale && !rp.torn &&
+	      rp.discarded == 0);
+
+	/* Two records of the new life over the first old ones. */
+	off = put_msg_at(seg, Q_SEG_HDR_SIZE, 1, "new one\r\n", SALT, 6000);
+	off = put_msg_at(seg, off, 2, "new two\r\n", SALT, 6001);
+	/* Stale bytes from here: the inside of an old record (the old
+	 * records were longer), up to where the next old one starts.  The
+	 * new life ended cleanly here. */
+	next = Q_SEG_HDR_SIZE;
+	for (int i = 0; i < nold && next < off; i++)
+		next = old_ends[i];
+	memset(seg + off, 0x5a, next - off);
+	n = 0;
+	CHECK(q_replay_segment(seg, SEG, count_cb, &n, &rp) == 0);
+	CHECK(n == 2 && rp.end == off && rp.stale && !rp.torn &&
+	      rp.discarded == 0);
+
+	/* The same, with the new life's end falling exactly on an old record:
+	 * stale at the stop position, nothing discarded. */
+	memcpy(seg + off, seg + next, 64);	/* an old header right there */
+	n = 0;
+	CHECK(q_replay_segment(seg, SEG, count_cb, &n, &rp) == 0);
+	CHECK(n == 2 && rp.stale && !rp.torn && rp.discarded == 0);
+
+	/* A torn third record of the new life (its CRC does not match),
+	 * over the old ones: torn, and discarded stops at the first stale
+	 * record after it, not at the end of the file. */
+	memset(seg + off, 0, 64);
+	torn_at = off;
+	off = put_msg_at(seg, off, 3, "torn third, a longer body so it ends "
+			 "past the next old record\r\n", SALT, 6002);
+	seg[torn_at + 40] ^= 0x01;
+	for (next = 0; next < (size_t)nold && old_ends[next] < off; next++)
+		;
+	n = 0;
+	CHECK(q_replay_segment(seg, SEG, count_cb, &n, &rp) == 0);
+	CHECK(n == 2 && rp.end == torn_at && rp.torn && !rp.stale);
+	CHECK(rp.discarded > 0 && rp.discarded <= old_ends[next] - torn_at);
+
+	/* Without the recycled flag the same bytes are all torn tail, to the
+	 * last non-zero byte of the file (a fresh segment is zero there). */
+	h.flags = 0;
+	q_seg_hdr_encode(&h, seg);
+	CHECK(q_replay_segment(seg, SEG, NULL, NULL, &rp) == 0);
+	CHECK(rp.torn && rp.discarded > old_ends[next] - torn_at);
+	free(seg);
+}
+
 static void test_state_records(void)
 {
 	uint8_t buf[256];
@@ -276,6 +358,7 @@ int main(void)
 {
 	test_envelope();
 	test_replay();
+	test_recycled();
 	test_state_records();
 	test_snapshot();
 	if (failures)
