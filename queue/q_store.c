@@ -663,6 +663,15 @@ static void take_notice(struct q_store *s, struct q_note *n)
 	}
 }
 
+/* A prepared segment goes to its shard. */
+static void spare_ready(struct q_store *s, struct q_shard *sh, struct q_seg *seg)
+{
+	seg->handed = true;
+	seg_add(s, seg);
+	if (!mx_ring_push(q_shard_spares(sh), seg))
+		mx_panic("queue: spare ring overflow");
+}
+
 int q_store_supply_spares(struct q_store *s, unsigned want_max)
 {
 	char err[PATH_MAX + 128];
@@ -680,18 +689,31 @@ int q_store_supply_spares(struct q_store *s, unsigned want_max)
 		if (!sh)
 			continue;
 		while (mx_ring_count(q_shard_spares(sh)) < want && budget) {
-			if (!s->prep[i] && (seg = pool_pop(s, i))) {
-				/* A retired segment: no new disk, no zeroing. */
-				s->prep[i] = q_seg_recycle(s, seg, s->next_seq[i],
-							   err, sizeof(err));
-				if (s->prep[i]) {
-					s->next_seq[i]++;
-					s->recycled++;
-				} else {
+			/* A retired segment first, even with a new one half
+			 * zeroed (that one waits): no new disk, no zeroing,
+			 * only a header.  Sequence numbers may then be used
+			 * out of order; nothing reads meaning into the order
+			 * of a shard's segments. */
+			if ((seg = pool_pop(s, i))) {
+				struct q_seg *r = q_seg_recycle(
+					s, seg, s->next_seq[i], err, sizeof(err));
+
+				if (!r) {
 					mx_log(MX_LOG_WARN, "queue",
 					       "msg=\"%s\"", err);
 					q_seg_free(s, seg, true);
+					continue;
 				}
+				s->next_seq[i]++;
+				rc = q_seg_step(s, r, UINT64_MAX, err, sizeof(err));
+				if (rc <= 0) {
+					q_seg_abort(s, r);
+					goto fail;
+				}
+				s->recycled++;
+				spare_ready(s, sh, r);
+				made++;
+				continue;
 			}
 			if (!s->prep[i]) {
 				if (s->conf.quota_bytes &&
@@ -720,10 +742,7 @@ int q_store_supply_spares(struct q_store *s, unsigned want_max)
 				q_seg_abort(s, seg);
 				goto fail;
 			}
-			seg->handed = true;
-			seg_add(s, seg);
-			if (!mx_ring_push(q_shard_spares(sh), seg))
-				mx_panic("queue: spare ring overflow");
+			spare_ready(s, sh, seg);
 			made++;
 		}
 	}
