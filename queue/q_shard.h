@@ -91,4 +91,13 @@ bool q_shard_full(const struct q_shard *sh);
 /* Messages committed but not yet completed (tests, shutdown drain). */
 unsigned q_shard_inflight(const struct q_shard *sh);
 
+/* The group-commit data syncs of every shard so far (the counters
+ * q_syncs, q_sync_ns, q_sync_le_* of `mxgatectl stats`), for benchmarks
+ * that set commit latency beside the disk's. */
+struct q_sync_stats {
+	uint64_t syncs, ns, le_1ms, le_5ms, le_20ms, gt_20ms, errors;
+	uint64_t past5_ns;	/* sum over syncs of the time past 5 ms */
+};
+void q_sync_stats_get(struct q_sync_stats *st);
+
 #endif
