@@ -27,6 +27,10 @@
  *               [-i thread,uring,sync: shard I/O modes to run, each with
  *                   its own saturation and open-loop runs, default thread]
  *               [-N: no syncs at all, NOT durable: the software floor]
+ *               [-D: a delivery stage: the store thread marks every
+ *                   committed message scanned and delivered, as a gateway
+ *                   keeping up does, so segments retire and are recycled]
+ *               [-g segment size in MiB, default 256]
  *
  * -i thread is the queue's default (writes and syncs on a commit thread per
  * shard); -i uring submits them to the writer's io_uring (io-wq does the
@@ -34,6 +38,10 @@
  * fdatasync (Q_IO_SYNC: no core could run like that, but it is the
  * latency floor of the calls without any hand-off).  Running several in
  * one invocation gives their ratios on the same disk at the same time.
+ *
+ * Each run also prints what the disk did: the group-commit fdatasync calls
+ * of that run by duration (the queue's own counters), so a commit latency
+ * can be read against the syncs it waited for.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +54,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mx_counter.h"
 #include "mx_time.h"
 #include "q_shard.h"
 #include "q_store.h"
@@ -57,6 +66,8 @@ static int method = Q_SYNC_FDATASYNC;
 static double spool_secs = 3;
 static unsigned batches_max;	/* 0 = the queue's default */
 static bool no_sync;		/* -N: Q_DURABILITY_NONE, the software floor */
+static bool deliver;		/* -D: finish messages as they are indexed */
+static uint64_t seg_mib = 256;	/* -g */
 static int io_mode = Q_IO_THREAD;
 
 struct writer {
@@ -103,6 +114,7 @@ static void *writer_main(void *arg)
 	uint64_t sent = 0;
 
 	memset(body, 'x', msg_size);
+	mx_counter_thread_attach();	/* -i sync counts its syncs here */
 	if (io_uring_queue_init(1024, &ring, 0) < 0) {
 		perror("io_uring_queue_init");
 		exit(1);
@@ -153,9 +165,30 @@ static void *writer_main(void *arg)
 		io_uring_cq_advance(&ring, n);
 	}
 	w->t1 = mx_now_ns();
+	mx_counter_thread_detach();
 	io_uring_queue_exit(&ring);
 	free(body);
 	return NULL;
+}
+
+/* -D: every message the store has indexed is scanned clean and delivered
+ * (one recipient), as by a gateway whose scanning and delivery keep up;
+ * those state records are made durable at the next poll. */
+static int deliver_new(struct q_store *s)
+{
+	struct q_msg_view v;
+	int n = 0;
+
+	while (q_store_next(s, Q_ST_NEW, 0, &v) == 0) {
+		if (q_store_set_verdict(s, v.id, Q_VERDICT_CLEAN, NULL) < 0 ||
+		    q_store_rcpt_delivered(s, v.id, 0) < 0) {
+			fprintf(stderr, "deliver %016llx failed\n",
+				(unsigned long long)v.id);
+			exit(1);
+		}
+		n++;
+	}
+	return n;
 }
 
 static void *store_main(void *arg)
@@ -163,7 +196,11 @@ static void *store_main(void *arg)
 	struct q_store *s = arg;
 
 	while (!atomic_load(&stop_store)) {
-		if (q_store_poll(s) == 0)
+		int n = q_store_poll(s);
+
+		if (deliver)
+			n += deliver_new(s);
+		if (n == 0)
 			usleep(200);
 	}
 	return NULL;
@@ -287,6 +324,8 @@ struct result {
 	double rate, p50, p99, p999, max;
 	uint64_t acked, failed;
 	double secs;
+	struct q_sync_stats sync;	/* this run's syncs */
+	uint64_t recycled;
 };
 
 /* One queue run: a fresh store, T writers at total_rate msgs/s (0 =
@@ -297,6 +336,7 @@ static int run_queue(double total_rate, const char *name,
 	struct writer w[64];
 	struct q_conf c;
 	struct q_store *s;
+	struct q_sync_stats sync0;
 	pthread_t st;
 	char err[600], qdir[600];
 	uint64_t nlat = 0, *all, t0 = UINT64_MAX, t1 = 0;
@@ -308,7 +348,7 @@ static int run_queue(double total_rate, const char *name,
 	snprintf(c.dir, sizeof(c.dir), "%s", qdir);
 	c.shard_count = n_threads;
 	c.sync_method = method;
-	c.segment_size = 256ull << 20;
+	c.segment_size = seg_mib << 20;
 	c.msg_size_max = 64 << 10;
 	c.staging_count = window;
 	c.spare_segments = 2;
@@ -346,6 +386,7 @@ static int run_queue(double total_rate, const char *name,
 	}
 	atomic_store(&go, false);
 	atomic_store(&stop_store, false);
+	q_sync_stats_get(&sync0);
 	pthread_create(&st, NULL, store_main, s);
 	for (unsigned i = 0; i < n_threads; i++)
 		pthread_create(&w[i].th, NULL, writer_main, &w[i]);
@@ -360,6 +401,21 @@ static int run_queue(double total_rate, const char *name,
 	}
 	atomic_store(&stop_store, true);
 	pthread_join(st, NULL);
+	q_sync_stats_get(&res->sync);
+	res->sync.syncs -= sync0.syncs;
+	res->sync.ns -= sync0.ns;
+	res->sync.le_1ms -= sync0.le_1ms;
+	res->sync.le_5ms -= sync0.le_5ms;
+	res->sync.le_20ms -= sync0.le_20ms;
+	res->sync.gt_20ms -= sync0.gt_20ms;
+	res->sync.errors -= sync0.errors;
+	res->sync.past5_ns -= sync0.past5_ns;
+	{
+		struct q_stats qs;
+
+		q_store_stats(s, &qs);
+		res->recycled = qs.segments_recycled;
+	}
 	all = malloc(nlat * sizeof(*all) + 8);
 	nlat = 0;
 	for (unsigned i = 0; i < n_threads; i++) {
@@ -391,6 +447,20 @@ static void print_run(const char *what, const struct result *r)
 	       "max=%.3fms\n", what, r->rate, r->rate * (double)msg_size / 1e6,
 	       (unsigned long long)r->acked, (unsigned long long)r->failed,
 	       r->secs, r->p50, r->p99, r->p999, r->max);
+	if (r->sync.syncs)
+		printf("  disk: %llu fdatasync, mean %.3f ms; <=1 ms %.1f%%, "
+		       "1-5 ms %.1f%%, 5-20 ms %.2f%%, >20 ms %.2f%%; a "
+		       "running sync ended > 5 ms later during %.2f%% of the "
+		       "run (per shard: at least that share of commits waits "
+		       "> 5 ms); %llu segments recycled\n",
+		       (unsigned long long)r->sync.syncs,
+		       (double)r->sync.ns / (double)r->sync.syncs / 1e6,
+		       100.0 * (double)r->sync.le_1ms / (double)r->sync.syncs,
+		       100.0 * (double)r->sync.le_5ms / (double)r->sync.syncs,
+		       100.0 * (double)r->sync.le_20ms / (double)r->sync.syncs,
+		       100.0 * (double)r->sync.gt_20ms / (double)r->sync.syncs,
+		       100.0 * (double)r->sync.past5_ns / 1e9 / r->secs / n_threads,
+		       (unsigned long long)r->recycled);
 }
 
 int main(int argc, char **argv)
@@ -400,7 +470,7 @@ int main(int argc, char **argv)
 	char what[700], modes[64] = "thread", *tok, *save = NULL;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "t:n:s:w:d:m:S:p:r:b:i:N")) != -1) {
+	while ((opt = getopt(argc, argv, "t:n:s:w:d:m:S:p:r:b:i:NDg:")) != -1) {
 		switch (opt) {
 		case 't': n_threads = (unsigned)atoi(optarg); break;
 		case 'n': n_msgs = strtoull(optarg, NULL, 0); break;
@@ -415,6 +485,8 @@ int main(int argc, char **argv)
 		case 'r': fixed_rate = atof(optarg); break;
 		case 'b': batches_max = (unsigned)atoi(optarg); break;
 		case 'N': no_sync = true; break;
+		case 'D': deliver = true; break;
+		case 'g': seg_mib = strtoull(optarg, NULL, 0); break;
 		case 'i': snprintf(modes, sizeof(modes), "%s", optarg); break;
 		default:
 			fprintf(stderr, "usage: see the file header\n");
@@ -425,11 +497,13 @@ int main(int argc, char **argv)
 		return 2;
 	mkdir(base, 0700);
 	printf("queue: method=%s threads=%u size=%llu window=%u "
-	       "msgs/thread=%llu\n",
+	       "msgs/thread=%llu segment=%llu MiB%s\n",
 	       no_sync ? "NONE (not durable)"
 	       : method == Q_SYNC_FDATASYNC ? "fdatasync" : "odirect+dsync",
 	       n_threads, (unsigned long long)msg_size, window,
-	       (unsigned long long)n_msgs);
+	       (unsigned long long)n_msgs, (unsigned long long)seg_mib,
+	       deliver ? " delivery=on (segments retire and are recycled)"
+		       : "");
 	raw_sync(4096, 2000);
 	raw_sync(256 << 10, 200);
 	for (tok = strtok_r(modes, ",", &save); tok;
