@@ -102,16 +102,18 @@ int q_seg_retire_free(struct q_store *s, struct q_seg *seg)
 	snprintf(path, sizeof(path), "%.*s/%016llx.free", PATH_MAX - 32, dir,
 		 (unsigned long long)seg->seq);
 	rc = io->rename(io->ctx, seg->path, path);
+	if (rc < 0)
+		return rc;
+	/* From here a failure leaves the caller to delete the .free file. */
+	snprintf(seg->path, sizeof(seg->path), "%s", path);
 	/* Durable before anything forgets these messages (compaction drops
 	 * their state): the old name must not come back after a crash. */
-	if (!rc && s->conf.durability == Q_DURABILITY_SYNC)
-		rc = io->fsync_dir(io->ctx, dir);
-	if (rc < 0)
+	if (s->conf.durability == Q_DURABILITY_SYNC &&
+	    (rc = io->fsync_dir(io->ctx, dir)) < 0)
 		return rc;
 	if (seg->map)
 		munmap((void *)seg->map, seg->size);
 	seg->map = NULL;
-	snprintf(seg->path, sizeof(seg->path), "%s", path);
 	return 0;
 }
 

@@ -757,7 +757,8 @@ static bool arm_wake(struct q_shard *sh)
 	struct io_uring_sqe *sqe;
 
 	if (!sh->ring || sh->wake_fd < 0 || sh->wake_armed ||
-	    (!sh->b_count && !atomic_load(&sh->note_wait)))
+	    !((sh->io_mode == Q_IO_THREAD && sh->b_count) ||
+	      atomic_load(&sh->note_wait)))
 		return false;
 	sqe = io_uring_get_sqe(sh->ring);
 	if (!sqe) {

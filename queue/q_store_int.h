@@ -150,11 +150,12 @@ int q_seg_step(struct q_store *s, struct q_seg *seg, uint64_t budget,
 	       char *err, size_t errlen);
 void q_seg_abort(struct q_store *s, struct q_seg *seg);
 /* Recycling (q_record.c): whether a retired segment can be reused; renames
- * it to its .free name for the pool (durably); takes a .free file found at
- * recovery into the pool (NULL if it does not fit this configuration);
- * turns a pooled segment into a spare in preparation (under the .tmp name
- * of seq, needing no zeroing: q_seg_step finishes it).  On failure
- * the segment stays where it was. */
+ * it to its .free name for the pool (durably; on failure seg->path names
+ * the file wherever it is, for q_seg_free to delete); takes a .free file
+ * found at recovery into the pool (NULL if it does not fit this
+ * configuration); turns a pooled segment into a spare in preparation
+ * (under the .tmp name of seq, needing no zeroing: q_seg_step finishes
+ * it; on failure the segment stays where it was). */
 bool q_seg_can_recycle(const struct q_store *s, const struct q_seg *seg);
 int q_seg_retire_free(struct q_store *s, struct q_seg *seg);
 struct q_seg *q_seg_free_adopt(struct q_store *s, uint16_t shard,
