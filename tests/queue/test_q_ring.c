@@ -82,22 +82,30 @@ static void conf_for(struct q_conf *c, const char *dir,
 	c->io = io;
 }
 
+/* Waits up to ms for CQEs and hands them to the shard; how many came. */
+static int ring_wait(struct io_uring *ring, struct q_shard *sh, long ms)
+{
+	struct __kernel_timespec ts = { .tv_sec = ms / 1000,
+					.tv_nsec = ms % 1000 * 1000000 };
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+
+	io_uring_submit_and_wait_timeout(ring, &cqe, 1, &ts, NULL);
+	io_uring_for_each_cqe(ring, head, cqe) {
+		if ((cqe->user_data & Q_UD_TAG_MASK) == (1ull << 56))
+			q_shard_cqe(sh, cqe);
+		n++;
+	}
+	io_uring_cq_advance(ring, n);
+	return (int)n;
+}
+
 /* Hands every CQE to the shard until nothing is in flight. */
 static void drain(struct io_uring *ring, struct q_shard *sh, struct q_store *s)
 {
 	for (int spins = 0; q_shard_inflight(sh) && spins < 2000; spins++) {
-		struct __kernel_timespec ts = { .tv_nsec = 1000000 };
-		struct io_uring_cqe *cqe;
-		unsigned head, n = 0;
-
 		q_shard_flush(sh);
-		io_uring_submit_and_wait_timeout(ring, &cqe, 1, &ts, NULL);
-		io_uring_for_each_cqe(ring, head, cqe) {
-			if ((cqe->user_data & Q_UD_TAG_MASK) == (1ull << 56))
-				q_shard_cqe(sh, cqe);
-			n++;
-		}
-		io_uring_cq_advance(ring, n);
+		ring_wait(ring, sh, 1);
 		if (io_mode != Q_IO_THREAD || !q_shard_inflight(sh))
 			q_store_poll(s);
 	}
@@ -287,23 +295,6 @@ static int main_thread(const char *base)
 	return failures ? 1 : 0;
 }
 
-/* Waits up to ms for CQEs and hands them to the shard; how many came. */
-static int ring_wait(struct io_uring *ring, struct q_shard *sh, long ms)
-{
-	struct __kernel_timespec ts = { .tv_sec = ms / 1000,
-					.tv_nsec = ms % 1000 * 1000000 };
-	struct io_uring_cqe *cqe;
-	unsigned head, n = 0;
-
-	io_uring_submit_and_wait_timeout(ring, &cqe, 1, &ts, NULL);
-	io_uring_for_each_cqe(ring, head, cqe) {
-		if ((cqe->user_data & Q_UD_TAG_MASK) == (1ull << 56))
-			q_shard_cqe(sh, cqe);
-		n++;
-	}
-	io_uring_cq_advance(ring, n);
-	return (int)n;
-}
 
 static int main_notes(const char *base)
 {
