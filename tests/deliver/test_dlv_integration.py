@@ -24,17 +24,12 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "integration"))
-from mxtest import Dovecot, free_port, wait_port  # noqa: E402
+from mxtest import Checks, Dovecot, free_port, wait_port  # noqa: E402
 
 HARNESS = sys.argv[1]
 SCENARIO = sys.argv[2]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
+CHECKS = Checks(out=sys.stderr)
+check = CHECKS.check
 
 
 class Env:
@@ -679,11 +674,7 @@ def main():
         fn(env)
     finally:
         env.close()
-    if failures:
-        print("%s: %d check(s) failed" % (SCENARIO, len(failures)))
-        return 1
-    print("%s: ok" % SCENARIO)
-    return 0
+    return CHECKS.finish(SCENARIO)
 
 
 if __name__ == "__main__":

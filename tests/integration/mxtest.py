@@ -40,6 +40,29 @@ def check(cond, msg):
     print("ok: " + msg, flush=True)
 
 
+class Checks:
+    """Checks that note a failure and go on, for tests that report every
+    failure of a run: check(cond, what) prints "FAIL: what" (to `out`) and
+    keeps it; finish(label) prints the tally and returns the exit code."""
+
+    def __init__(self, out=None):
+        self.failures = []
+        self.out = out
+
+    def check(self, cond, what):
+        if not cond:
+            self.failures.append(what)
+            print("FAIL: " + what, file=self.out or sys.stdout, flush=True)
+
+    def finish(self, label=None):
+        pre = label + ": " if label else ""
+        if self.failures:
+            print("%s%d check(s) failed" % (pre, len(self.failures)))
+            return 1
+        print(pre + "ok")
+        return 0
+
+
 class Daemon:
     def __init__(self, mxgate, mxgatectl, extra=(), scan=False, conf=CONF,
                  workdir=None):

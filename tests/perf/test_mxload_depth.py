@@ -18,20 +18,20 @@ server drops mid-batch (its unanswered transactions: conn_error).
     test_mxload_depth.py MXLOAD
 """
 import json
+import os
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "integration"))
+from mxtest import Checks  # noqa: E402
+
 MXLOAD = sys.argv[1]
-FAILS = []
-
-
-def check(cond, what):
-    if not cond:
-        FAILS.append(what)
-        print("FAIL: " + what, flush=True)
+CHECKS = Checks()
+check = CHECKS.check
 
 
 class Counts:
@@ -234,11 +234,7 @@ def main():
     # A connection lost with a batch in flight: its transactions end as
     # conn_error, the rest go on over new connections.
     case(["--depth", "8", "-c", "4"], 400, drop_at=100)
-    if FAILS:
-        print("%d failures" % len(FAILS))
-        return 1
-    print("ok")
-    return 0
+    return CHECKS.finish()
 
 
 if __name__ == "__main__":

@@ -20,14 +20,13 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "integration"))
+from mxtest import Checks  # noqa: E402
+
 MXSINK, MXLOAD = sys.argv[1], sys.argv[2]
-FAILS = []
-
-
-def check(cond, what):
-    if not cond:
-        FAILS.append(what)
-        print("FAIL: " + what, flush=True)
+CHECKS = Checks()
+check = CHECKS.check
 
 
 def start(*args):
@@ -214,11 +213,7 @@ def main():
             st, _ = stop(p)
             check(st.get("messages") == "1", "IPv6: messages=1")
 
-    if FAILS:
-        print("%d failures" % len(FAILS))
-        return 1
-    print("ok")
-    return 0
+    return CHECKS.finish()
 
 
 if __name__ == "__main__":
